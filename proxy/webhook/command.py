@@ -1,0 +1,112 @@
+"""`llm-router webhook`: serve the mutating admission webhook over HTTPS."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import ssl
+import sys
+from pathlib import Path
+
+import orjson
+import structlog
+
+from proxy.config.address import parse_hostport
+from proxy.webhook.settings import DEFAULT_NO_PROXY, InjectionSettings
+
+log = structlog.get_logger("llm_router.webhook")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = InjectionSettings()
+    parser.add_argument("--tls-cert", required=True, type=Path, help="PEM certificate the API server sees (re-read when it changes)")
+    parser.add_argument("--tls-key", required=True, type=Path, help="PEM private key of --tls-cert")
+    parser.add_argument("--listen", default="0.0.0.0:8443", help="host:port to serve HTTPS on (default: %(default)s)")
+    parser.add_argument(
+        "--image",
+        default=os.environ.get("LLM_ROUTER_SIDECAR_IMAGE", defaults.image),
+        help="sidecar image (default: $LLM_ROUTER_SIDECAR_IMAGE, else %(default)s)",
+    )
+    parser.add_argument("--image-pull-policy", default=defaults.image_pull_policy, choices=["Always", "IfNotPresent", "Never"])
+    parser.add_argument("--config-map", default=defaults.config_map, help="ConfigMap with proxy.yaml and the policy, in the pod's namespace")
+    parser.add_argument("--ca-secret", default=defaults.ca_secret, help="Secret with the interception CA (ca.crt, ca.key), in the pod's namespace")
+    parser.add_argument("--proxy-port", type=int, default=defaults.proxy_port, help="port of the ConfigMap's `listen` (default: %(default)s)")
+    parser.add_argument("--admin-port", type=int, default=defaults.admin_port, help="port of the ConfigMap's `admin` (default: %(default)s)")
+    parser.add_argument("--no-proxy", default="", help="comma-separated destinations to keep direct, added to the defaults")
+    parser.add_argument("--require-opt-in", action="store_true", help="inject only pods that set llm-router.io/inject=true")
+    parser.add_argument("--cert-reload-s", type=float, default=30.0, help="how often the certificate files are checked (default: %(default)s)")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+
+def settings_from(args: argparse.Namespace) -> InjectionSettings:
+    extra = tuple(e.strip() for e in args.no_proxy.split(",") if e.strip() and e.strip() not in DEFAULT_NO_PROXY)
+    return InjectionSettings(
+        image=args.image,
+        image_pull_policy=args.image_pull_policy,
+        config_map=args.config_map,
+        ca_secret=args.ca_secret,
+        proxy_port=args.proxy_port,
+        admin_port=args.admin_port,
+        no_proxy=DEFAULT_NO_PROXY + extra,
+        require_opt_in=args.require_opt_in,
+    )
+
+
+def configure_logging(level: str) -> None:
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.dict_tracebacks,
+            structlog.processors.JSONRenderer(serializer=orjson.dumps),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
+        logger_factory=structlog.BytesLoggerFactory(sys.stdout.buffer),
+        cache_logger_on_first_use=True,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging(args.log_level)
+    try:
+        host, port = parse_hostport(args.listen)
+    except ValueError as exc:
+        print(f"llm-router webhook: --listen: {exc}", file=sys.stderr)
+        return 2
+    for flag in ("proxy_port", "admin_port"):
+        if not 0 < getattr(args, flag) < 65536:
+            print(f"llm-router webhook: --{flag.replace('_', '-')} must be a port from 1 to 65535", file=sys.stderr)
+            return 2
+    # Imported here so `--help` and argument errors stay instant.
+    from proxy.webhook.server import CertificateReloader, build_app, start
+
+    try:
+        reloader = CertificateReloader(args.tls_cert, args.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        print(f"llm-router webhook: cannot load --tls-cert/--tls-key: {exc}", file=sys.stderr)
+        return 1
+    settings = settings_from(args)
+    app = build_app(settings, reloader, reload_s=args.cert_reload_s)
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        runner, bound = await start(app, host, port, reloader.context)
+        log.info("webhook listening", host=host, port=bound, image=settings.image, require_opt_in=settings.require_opt_in)
+        try:
+            await stop.wait()
+        finally:
+            log.info("webhook stopping")
+            await runner.cleanup()
+
+    try:
+        asyncio.run(serve())
+    except OSError as exc:
+        print(f"llm-router webhook: cannot listen on {args.listen}: {exc}", file=sys.stderr)
+        return 1
+    return 0
