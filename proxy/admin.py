@@ -1,0 +1,110 @@
+"""The admin listener: health, readiness, the active config, and metrics.
+
+Kept on its own port so probes and scrapes never queue behind app traffic,
+and so the proxy port can stay strictly an OpenAI endpoint.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import orjson
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from proxy.server import Sidecar
+
+SIDECAR = web.AppKey("sidecar", object)
+REDACTED = "***redacted***"
+
+
+def _json(data: object, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data, option=orjson.OPT_INDENT_2), status=status, content_type="application/json")
+
+
+def redacted_config(sidecar: Sidecar) -> dict[str, object]:
+    runtime = sidecar.runtime
+    assert runtime is not None
+    data = runtime.loaded.config.model_dump(mode="json")
+    for upstream in data.get("upstreams", {}).values():
+        upstream["headers"] = {name: REDACTED for name in upstream.get("headers", {})}
+    policy = runtime.loaded.policy
+    return {
+        "config_file": str(runtime.loaded.config_path),
+        "generation": runtime.generation,
+        "config": data,
+        "policy_file": str(runtime.loaded.policy_path) if runtime.loaded.policy_path else None,
+        "policy": policy.model_dump(mode="json") if policy is not None else None,
+    }
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return _json({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    sidecar: Sidecar = request.app[SIDECAR]
+    runtime = sidecar.runtime
+    watcher = sidecar.watcher
+    detail = {
+        "config_generation": runtime.generation if runtime else None,
+        "inflight": sidecar.inflight,
+        "last_reload_error": watcher.last_error if watcher else None,
+    }
+    if sidecar.draining:
+        return _json({"status": "draining", **detail}, status=503)
+    if not sidecar.ready:
+        return _json({"status": "starting", **detail}, status=503)
+    return _json({"status": "ready", **detail})
+
+
+async def config(request: web.Request) -> web.Response:
+    return _json(redacted_config(request.app[SIDECAR]))
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def prometheus_text(sidecar: Sidecar) -> str:
+    c = sidecar.counters
+    watcher = sidecar.watcher
+    lines = [
+        "# HELP llm_router_requests_total Requests proxied, by route and response status.",
+        "# TYPE llm_router_requests_total counter",
+    ]
+    for (route, status), n in sorted(c.requests.items()):
+        lines.append(f'llm_router_requests_total{{route="{_label(route)}",status="{status}"}} {n}')
+    lines += [
+        "# HELP llm_router_inflight_requests Requests being proxied now.",
+        "# TYPE llm_router_inflight_requests gauge",
+        f"llm_router_inflight_requests {sidecar.inflight}",
+        "# HELP llm_router_client_disconnects_total Requests the app abandoned before the answer was complete.",
+        "# TYPE llm_router_client_disconnects_total counter",
+        f"llm_router_client_disconnects_total {c.client_disconnects}",
+        "# HELP llm_router_config_generation Number of configs applied since start (1 = the initial one).",
+        "# TYPE llm_router_config_generation gauge",
+        f"llm_router_config_generation {sidecar.runtime.generation if sidecar.runtime else 0}",
+        "# HELP llm_router_config_reloads_total Config reloads, by result.",
+        "# TYPE llm_router_config_reloads_total counter",
+        f'llm_router_config_reloads_total{{result="applied"}} {watcher.reloads_ok if watcher else 0}',
+        f'llm_router_config_reloads_total{{result="rejected"}} {watcher.reloads_failed if watcher else 0}',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(
+        body=prometheus_text(request.app[SIDECAR]).encode(),
+        headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+    )
+
+
+def build_admin_app(sidecar: Sidecar) -> web.Application:
+    app = web.Application()
+    app[SIDECAR] = sidecar
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/config", config)
+    app.router.add_get("/metrics", metrics)
+    return app

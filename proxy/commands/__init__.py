@@ -1,0 +1,1 @@
+"""Command modules of the `llm-router` CLI (see proxy.cli)."""

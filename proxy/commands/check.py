@@ -1,0 +1,27 @@
+"""`llm-router check`: validate proxy.yaml and the policy it names."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from proxy.commands.serve import DEFAULT_CONFIG
+from proxy.config import ConfigError, load
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file (default: %(default)s)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        loaded = load(args.config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s) found", file=sys.stderr)
+        return 1
+    config = loaded.config
+    policy = f", policy {loaded.policy_path}" if loaded.policy_path else ""
+    print(f"{loaded.config_path}: ok ({len(config.routes)} route(s), {len(config.upstreams)} upstream(s){policy})")
+    return 0

@@ -1,0 +1,81 @@
+"""Two-phase config loading: parse `proxy.yaml` (and the policy it names)
+into the strict schema, then compile it into the `Runtime` the hot path reads.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from proxy.config.errors import ConfigError, Problem, problems_from_validation
+from proxy.config.schema import ProxyConfig
+from proxy.config.yamlsource import YamlError, read_yaml
+
+
+@dataclass(frozen=True)
+class Loaded:
+    config: ProxyConfig
+    policy: object | None  # proxy.config.policy.Policy; imported lazily, it pulls in the classifier settings
+    config_path: Path
+    policy_path: Path | None
+
+    @property
+    def watched(self) -> tuple[Path, ...]:
+        return (self.config_path,) + ((self.policy_path,) if self.policy_path else ())
+
+
+def _validate(path: Path, model: type[BaseModel]) -> BaseModel:
+    try:
+        source = read_yaml(path)
+    except YamlError as exc:
+        raise ConfigError.from_yaml(exc) from None
+    if not isinstance(source.data, dict):
+        raise ConfigError.single(path, f"the file must hold a mapping of keys, not {type(source.data).__name__}", 1)
+    try:
+        return model.model_validate(source.data)
+    except ValidationError as exc:
+        raise ConfigError(problems_from_validation(exc, source, model)) from None
+
+
+def load_policy(path: Path) -> object:
+    from proxy.config.policy import Policy
+
+    return _validate(path, Policy)
+
+
+def load(path: str | os.PathLike[str]) -> Loaded:
+    config_path = Path(path)
+    config = _validate(config_path, ProxyConfig)
+    assert isinstance(config, ProxyConfig)
+    problems: list[Problem] = []
+    for name, upstream in config.upstreams.items():
+        if upstream.api_key_env and upstream.api_key_env not in os.environ:
+            problems.append(
+                Problem(config_path, None, f"upstreams.{name}.api_key_env",
+                        f"environment variable {upstream.api_key_env} is not set; export it or remove api_key_env")
+            )
+        if upstream.ca_file and not resolve(config_path, upstream.ca_file).is_file():
+            problems.append(
+                Problem(config_path, None, f"upstreams.{name}.ca_file",
+                        f"{resolve(config_path, upstream.ca_file)} does not exist; give the path of a PEM bundle")
+            )
+    policy = None
+    policy_path = None
+    if config.policy is not None:
+        policy_path = resolve(config_path, config.policy)
+        try:
+            policy = load_policy(policy_path)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    return Loaded(config=config, policy=policy, config_path=config_path, policy_path=policy_path)
+
+
+def resolve(config_path: Path, value: str) -> Path:
+    """Paths inside a config file are relative to that file, so a mounted ConfigMap works from any cwd."""
+    p = Path(value)
+    return p if p.is_absolute() else config_path.parent / p

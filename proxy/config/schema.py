@@ -1,0 +1,205 @@
+"""The typed schema of `proxy.yaml`.
+
+Field docstrings are the config reference: they end up in the generated JSON
+Schema and in `llm-router schema`. Every model rejects unknown keys, and
+values are checked strictly (a quoted "8080" is not a port).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from proxy.config.address import parse_hostport
+
+Mode = Literal["passthrough", "shadow", "canary"]
+#: Modes the running version implements; the others are rejected by `check`.
+IMPLEMENTED_MODES: frozenset[str] = frozenset({"passthrough"})
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True)
+
+
+class Timeouts(Strict):
+    connect_s: Annotated[float, Field(gt=0)] = 10.0
+    """Seconds to open a TCP (and TLS) connection to the upstream."""
+    first_byte_s: Annotated[float, Field(gt=0)] = 600.0
+    """Seconds to wait for the upstream's response headers. Non-streaming completions send nothing until the whole answer is generated, so keep this generous."""
+    total_s: Annotated[float, Field(gt=0)] = 900.0
+    """Seconds for the whole upstream exchange, body included (streams too)."""
+    stream_idle_s: Annotated[float, Field(gt=0)] = 120.0
+    """Seconds a streaming response may stay silent between two chunks before the stream is ended."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Timeouts:
+        if self.first_byte_s > self.total_s:
+            raise ValueError(
+                f"first_byte_s ({self.first_byte_s}) is larger than total_s ({self.total_s}); "
+                "raise total_s or lower first_byte_s"
+            )
+        return self
+
+
+class Upstream(Strict):
+    base_url: str = "https://api.openai.com"
+    """Where requests are sent: scheme, host, optional port and path prefix. The request path (`/v1/...`) is appended."""
+    provider: Literal["openai"] = "openai"
+    """API the upstream speaks. `openai`: any OpenAI-compatible server (OpenAI, Azure OpenAI, vLLM, Ollama), forwarded as raw HTTP with the app's own credentials."""
+    api_key_env: str | None = None
+    """Name of an environment variable holding an API key that replaces the app's `Authorization` header for this upstream (for example a local model server with its own key). Unset: the app's own header is forwarded."""
+    headers: dict[str, str] = {}
+    """Extra headers set on every request to this upstream (for example `api-key` for Azure). Values are treated as secrets and redacted in `/config`."""
+    max_connections: Annotated[int, Field(ge=1, le=100_000)] = 512
+    """Upper bound on pooled connections to this upstream; requests beyond it wait for a free connection."""
+    keepalive_s: Annotated[float, Field(gt=0)] = 30.0
+    """Seconds an idle pooled connection is kept open."""
+    tls_verify: bool = True
+    """Verify the upstream's TLS certificate. Only turn off for a trusted test server."""
+    ca_file: str | None = None
+    """PEM bundle used to verify the upstream instead of the system trust store."""
+    timeouts: Timeouts = Timeouts()
+    """Timeouts for calls to this upstream."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", v):
+            raise ValueError(
+                f"'{v}' is not an http(s) base URL; write it like https://api.openai.com or http://127.0.0.1:8000/prefix"
+            )
+        return v.rstrip("/")
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v):
+            raise ValueError(f"'{v}' is not an environment variable name; use letters, digits and _")
+        return v
+
+
+class Match(Strict):
+    path: str | None = None
+    """Request path to match: exact (`/v1/chat/completions`) or a prefix ending in `*` (`/v1/*`). Unset: any path."""
+    headers: dict[str, str] = {}
+    """Request headers that must all be present with these values (header names are case-insensitive; the value `*` means present with any value)."""
+    model: str | list[str] | None = None
+    """Requested model (the `model` field of the JSON body), or a list of them; `*` wildcards allowed (`gpt-4o*`). Unset: any model."""
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith("/"):
+            raise ValueError(f"path '{v}' must start with '/', for example /v1/chat/completions")
+        if v is not None and "*" in v[:-1]:
+            raise ValueError(f"path '{v}' may only have '*' at the end, as a prefix match like /v1/*")
+        return v
+
+
+class Route(Strict):
+    name: str
+    """Route name, used in logs, metrics, span names and the `x-llm-router-route` header."""
+    match: Match = Match()
+    """Which requests the route takes; the first route that matches wins. Empty: every request."""
+    mode: Mode = "passthrough"
+    """`passthrough` forwards untouched and only records what the router would do; `shadow` also calls the router's choice in the background and logs the difference; `canary` answers `percent`% of the traffic with the router's choice."""
+    percent: Annotated[float, Field(ge=0, le=100)] = 0.0
+    """Share of the route's traffic (0 to 100, decimals allowed) that takes the router arm in shadow and canary modes."""
+    sticky: str | None = None
+    """What keeps a user in one arm across requests: `header:NAME` (a request header) or `user` (the OpenAI `user` field). Unset: each request is assigned on its own."""
+    upstream: str = "openai"
+    """Name of the entry in `upstreams` that this route's requests go to."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError(f"route name '{v}' must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        return v
+
+    @field_validator("sticky")
+    @classmethod
+    def _sticky(cls, v: str | None) -> str | None:
+        if v is None or v == "user" or (v.startswith("header:") and len(v) > len("header:")):
+            return v
+        raise ValueError(f"sticky '{v}' must be 'user' or 'header:NAME' (for example header:x-user-id)")
+
+    @field_validator("mode")
+    @classmethod
+    def _implemented(cls, v: str) -> str:
+        if v not in IMPLEMENTED_MODES:
+            raise ValueError(
+                f"mode '{v}' is not available in this version of llm-router; use mode: passthrough "
+                "(supported: " + ", ".join(sorted(IMPLEMENTED_MODES)) + ")"
+            )
+        return v
+
+
+class Limits(Strict):
+    max_body_mb: Annotated[float, Field(gt=0)] = 64.0
+    """Largest request body accepted, in MiB. Larger requests get a 413 with an OpenAI-shaped error."""
+
+
+class Logging(Strict):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    """Lowest level written."""
+    access_log: bool = True
+    """Write one JSON line per proxied request (route, status, latencies, bytes, request id)."""
+
+
+class Shutdown(Strict):
+    drain_s: Annotated[float, Field(ge=0)] = 20.0
+    """On SIGTERM, stop accepting and wait up to this many seconds for in-flight requests before exiting."""
+
+
+class ProxyConfig(Strict):
+    listen: str = "127.0.0.1:8080"
+    """Address the proxy listens on, as host:port. Keep it on loopback in a sidecar."""
+    admin: str = "127.0.0.1:8081"
+    """Address of the admin listener (/healthz, /readyz, /metrics, /config), as host:port."""
+    policy: str | None = None
+    """Routing policy file (tiers, models, classifier), relative to this file. Unset: no policy, every route must be passthrough."""
+    upstreams: dict[str, Upstream] = {"openai": Upstream()}
+    """Named upstreams. `openai` is used by routes that name none."""
+    routes: list[Route] = []
+    """Routes, first match wins. A request that matches none is passed through to the `openai` upstream."""
+    limits: Limits = Limits()
+    """Request size limits."""
+    logging: Logging = Logging()
+    """Log settings. Logs are JSON lines on standard output."""
+    shutdown: Shutdown = Shutdown()
+    """Graceful shutdown."""
+    reload_interval_s: Annotated[float, Field(gt=0, le=3600)] = 1.0
+    """How often the config and policy files are checked for changes (ConfigMap updates included)."""
+
+    @field_validator("listen", "admin")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        parse_hostport(v)
+        return v
+
+    @model_validator(mode="after")
+    def _references(self) -> ProxyConfig:
+        catch_all = any(r.match == Match() for r in self.routes)
+        if "openai" not in self.upstreams and not catch_all:
+            raise ValueError(
+                "upstreams has no 'openai' entry, which requests matching no route use; "
+                "add one, or end routes with a route whose match is empty"
+            )
+        names: set[str] = set()
+        for i, route in enumerate(self.routes):
+            if route.name in names:
+                raise ValueError(f"routes[{i}]: route name '{route.name}' is used twice; names must be unique")
+            names.add(route.name)
+            if route.upstream not in self.upstreams:
+                raise ValueError(
+                    f"routes[{i}] ('{route.name}'): upstream '{route.upstream}' is not defined; "
+                    f"define it under upstreams or use one of: {', '.join(sorted(self.upstreams))}"
+                )
+        if parse_hostport(self.listen) == parse_hostport(self.admin) and parse_hostport(self.listen)[1] != 0:
+            raise ValueError(f"listen and admin are both {self.listen}; give the admin listener its own port")
+        return self

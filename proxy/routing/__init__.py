@@ -1,0 +1,1 @@
+"""Route selection: which configured route a request belongs to."""
