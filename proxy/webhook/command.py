@@ -65,7 +65,9 @@ def configure_logging(level: str) -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
         logger_factory=structlog.BytesLoggerFactory(sys.stdout.buffer),
-        cache_logger_on_first_use=True,
+        # Not cached: the webhook logs a few lines per pod, and an uncached
+        # logger follows a later reconfiguration (tests reset it).
+        cache_logger_on_first_use=False,
     )
 
 
