@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
 import ssl
 import sys
 from pathlib import Path
 
-import orjson
 import structlog
 
+from proxy import logs
 from proxy.config.address import parse_hostport
 from proxy.webhook.settings import DEFAULT_NO_PROXY, InjectionSettings
 
@@ -55,24 +54,8 @@ def settings_from(args: argparse.Namespace) -> InjectionSettings:
     )
 
 
-def configure_logging(level: str) -> None:
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.dict_tracebacks,
-            structlog.processors.JSONRenderer(serializer=orjson.dumps),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
-        logger_factory=structlog.BytesLoggerFactory(sys.stdout.buffer),
-        # Not cached: the webhook logs a few lines per pod, and an uncached
-        # logger follows a later reconfiguration (tests reset it).
-        cache_logger_on_first_use=False,
-    )
-
-
 def run(args: argparse.Namespace) -> int:
-    configure_logging(args.log_level)
+    logs.configure(args.log_level)
     try:
         host, port = parse_hostport(args.listen)
     except ValueError as exc:
