@@ -221,7 +221,8 @@ async def serve(
         sidecar.listen_address = runner.addresses[0][:2]
         sidecar.admin_address = admin_runner.addresses[0][:2]
         sidecar.ready = True
-        log.info("llm-router ready", listen=config.listen, admin=config.admin, config=str(loaded.config_path),
+        log.info("llm-router ready", listen="%s:%d" % sidecar.listen_address, admin="%s:%d" % sidecar.admin_address,
+                 config=str(loaded.config_path),
                  startup_ms=round((time.monotonic() - sidecar.started_at) * 1000, 1))
         if on_ready is not None:
             on_ready(sidecar)
