@@ -20,6 +20,8 @@ ROUTE = PREFIX + "route"
 OVERRIDE_ENV = PREFIX + "override-env"
 EXCLUDE_CONTAINERS = PREFIX + "exclude-containers"
 STATUS = PREFIX + "status"
+# Label set on injected pods, so a NetworkPolicy can single them out.
+INJECTED_LABEL = PREFIX + "injected"
 
 MODES = ("passthrough", "shadow", "canary")
 _ROUTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")

@@ -65,7 +65,7 @@ def plan(pod: object, settings: InjectionSettings) -> Plan:
         container_ops, container_warnings = _container_ops(index, container, settings, overrides.override_env)
         ops += container_ops
         warnings += container_warnings
-    ops.append(_status_op(pod, metadata))
+    ops += _marker_ops(pod, metadata)
     return Plan(patch=ops, warnings=warnings, injected=True, reason=reason)
 
 
@@ -146,12 +146,18 @@ def _merge_list(existing: str, ours: str) -> str:
     return ",".join(present + missing)
 
 
-def _status_op(pod: Mapping, metadata: Mapping) -> dict:
+def _marker_ops(pod: Mapping, metadata: Mapping) -> list[dict]:
+    """Mark the pod: an annotation for people, a label for selectors (NetworkPolicy, kubectl -l)."""
+    marks = {"annotations": (ann.STATUS, "injected"), "labels": (ann.INJECTED_LABEL, "true")}
     if "metadata" not in pod or pod["metadata"] is None:
-        return {"op": "add", "path": "/metadata", "value": {"annotations": {ann.STATUS: "injected"}}}
-    if metadata.get("annotations") is None:
-        return {"op": "add", "path": "/metadata/annotations", "value": {ann.STATUS: "injected"}}
-    return {"op": "add", "path": f"/metadata/annotations/{escape(ann.STATUS)}", "value": "injected"}
+        return [{"op": "add", "path": "/metadata", "value": {field: {k: v} for field, (k, v) in marks.items()}}]
+    ops = []
+    for field_name, (key, value) in marks.items():
+        if metadata.get(field_name) is None:
+            ops.append({"op": "add", "path": f"/metadata/{field_name}", "value": {key: value}})
+        else:
+            ops.append({"op": "add", "path": f"/metadata/{field_name}/{escape(key)}", "value": value})
+    return ops
 
 
 def _extend(path: str, current: object, items: list[dict]) -> list[dict]:

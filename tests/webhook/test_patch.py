@@ -1,6 +1,6 @@
 import pytest
 
-from proxy.webhook.annotations import EXCLUDE_CONTAINERS, INJECT, OVERRIDE_ENV, STATUS
+from proxy.webhook.annotations import EXCLUDE_CONTAINERS, INJECT, INJECTED_LABEL, OVERRIDE_ENV, STATUS
 from proxy.webhook.patch import MalformedPod, escape, plan
 from proxy.webhook.settings import SIDECAR_NAME, TRUST_BUNDLE, TRUST_DIR, InjectionSettings
 from proxy.webhook.sidecar import pod_volumes
@@ -30,6 +30,7 @@ def test_a_bare_pod_gets_every_list_added_whole(settings):
     assert len(sidecars(patched)) == 1
     assert patched["spec"]["initContainers"][0]["restartPolicy"] == "Always"
     assert patched["metadata"]["annotations"] == {STATUS: "injected"}
+    assert patched["metadata"]["labels"] == {INJECTED_LABEL: "true"}
     app = patched["spec"]["containers"][0]
     assert env_of(app)["HTTPS_PROXY"] == "http://127.0.0.1:8080"
     assert env_of(app)["SSL_CERT_FILE"] == TRUST_BUNDLE
@@ -41,6 +42,7 @@ def test_existing_lists_are_appended_to_and_kept(settings):
     pod = make_pod(
         [{"name": "app", "image": "shop:1", "env": [{"name": "DEBUG", "value": "1"}],
           "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+        labels={"app": "shop"},
         annotations={"team": "shop"},
         initContainers=[{"name": "migrate", "image": "shop:1"}],
         volumes=[{"name": "data", "emptyDir": {}}],
@@ -55,6 +57,7 @@ def test_existing_lists_are_appended_to_and_kept(settings):
     assert app["env"][0] == {"name": "DEBUG", "value": "1"}
     assert app["volumeMounts"][0] == {"name": "data", "mountPath": "/data"}
     assert patched["metadata"]["annotations"] == {"team": "shop", STATUS: "injected"}
+    assert patched["metadata"]["labels"] == {"app": "shop", INJECTED_LABEL: "true"}
 
 
 def test_values_the_pod_sets_are_not_clobbered(settings):
@@ -157,7 +160,10 @@ def test_env_from_is_warned_about(settings):
 
 def test_a_pod_without_metadata_gets_metadata(settings):
     pod = {"spec": {"containers": [{"name": "app", "image": "a"}]}}
-    assert apply(pod, plan(pod, settings).patch)["metadata"] == {"annotations": {STATUS: "injected"}}
+    assert apply(pod, plan(pod, settings).patch)["metadata"] == {
+        "annotations": {STATUS: "injected"},
+        "labels": {INJECTED_LABEL: "true"},
+    }
 
 
 @pytest.mark.parametrize(
