@@ -1,0 +1,71 @@
+"""Tokenization for the TF-IDF stage, shared by training and serving.
+
+Tokenizing in Python (instead of inside the ONNX graph) keeps training and
+serving on one code path, so scikit-learn and onnxruntime see exactly the
+same tokens; the ONNX graph then only does the TF-IDF weighting and the
+linear model. Choices made for generalization beyond the training sources:
+
+* everything is lower-cased (the simple training sources are lower-case, so
+  case would otherwise become a shortcut);
+* digits collapse to a shape token (`<num>`, `<num4>`), so unseen numbers
+  still count as numbers;
+* code and maths punctuation is kept as tokens, other punctuation dropped;
+* rule markers and a coarse length bucket are added as pseudo-tokens (`§...`),
+  letting the model learn how much each marker matters.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+
+from proxy.classifier.request_text import RequestView
+from proxy.classifier.rules import RuleResult
+
+_TOKEN = re.compile(r"[^\W\d_]+|\d+|[?=+*/^<>{}()\[\];:$\\`#%|&~-]")
+_KEEP_PUNCT = frozenset("?=+*/^<>{}()[];:$\\`#%|&~-")
+
+
+def bounded_text(text: str, max_chars: int) -> str:
+    """Head and tail of a long text: the ask is usually at one end."""
+    if len(text) <= max_chars:
+        return text
+    head = max_chars * 2 // 3
+    return text[:head] + "\n" + text[-(max_chars - head) :]
+
+
+def normalize(text: str) -> str:
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return text.lower()
+
+
+def word_tokens(text: str) -> list[str]:
+    out: list[str] = []
+    for tok in _TOKEN.findall(text):
+        first = tok[0]
+        if first.isdigit():
+            out.append("<num>" if len(tok) < 4 else "<num4>")
+        elif first in _KEEP_PUNCT and len(tok) == 1:
+            out.append(tok)
+        else:
+            out.append(tok)
+    return out
+
+
+def length_bucket(words: int) -> str:
+    # log2 buckets, merged at both ends so one extra word rarely flips a bucket.
+    return f"§len{min(7, max(1, int(math.log2(words + 1))))}"
+
+
+def analyze(text: str, rules: RuleResult, view: RequestView | None = None) -> list[str]:
+    """Tokens of a request: word unigrams and bigrams, markers, length bucket."""
+    words = word_tokens(normalize(text))
+    tokens = list(words)
+    tokens.extend(f"{a} {b}" for a, b in zip(words, words[1:]))
+    tokens.extend("§" + name for name in rules.markers)
+    tokens.append(length_bucket(rules.words))
+    if view is not None and view.system:
+        tokens.append("§system")
+    return tokens
