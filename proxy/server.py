@@ -9,6 +9,7 @@ so a reload never changes a request in flight.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import time
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 import structlog
 from aiohttp import web
 
+from proxy import logs
 from proxy.config import ConfigError, Loaded
 from proxy.config.address import parse_hostport
 from proxy.config.watcher import ConfigWatcher
@@ -61,11 +63,17 @@ class Sidecar:
         self.draining = False
         self.started_at = time.monotonic()
         self._generation = 0
+        # Request ids: a random per-process prefix and a counter; unique without a syscall per request.
+        self._id_prefix = os.urandom(4).hex()
+        self._id_counter = itertools.count(1)
         self._initial = loaded
         self.runtime: Runtime | None = None
         self.watcher: ConfigWatcher | None = None
         self.listen_address: tuple[str, int] | None = None
         self.admin_address: tuple[str, int] | None = None
+
+    def _request_id(self) -> str:
+        return f"{self._id_prefix}{next(self._id_counter):08x}"
 
     def apply(self, loaded: Loaded) -> Runtime:
         """Compile `loaded` and make it the runtime for new requests (must run on the event loop)."""
@@ -122,7 +130,7 @@ class Sidecar:
             if runtime.access_log:
                 access.info(
                     "request",
-                    request_id=os.urandom(8).hex(),
+                    request_id=self._request_id(),
                     method=request.method,
                     path=request.path,
                     route=route_name,
@@ -235,6 +243,7 @@ async def serve(
         await admin_runner.cleanup()
         await sidecar.pool.close()
         log.info("llm-router stopped")
+        logs.flush()
     return 0
 
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
-from yarl import URL
 
 from proxy.http.errors import ProxyError, UpstreamTimeout, UpstreamUnreachable
 from proxy.http.headers import client_response_headers, upstream_request_headers
@@ -48,7 +47,7 @@ async def relay(
     result: RelayResult,
     response_headers: dict[str, str] | None = None,
 ) -> web.StreamResponse:
-    url = URL(upstream.base_url + request.raw_path, encoded=True)
+    url = upstream.url_for(request.raw_path)
     headers = upstream_request_headers(request.headers, upstream.extra_headers)
     timeouts = upstream.timeouts
     # aiohttp sends bytes objects over 1 MiB from a file-like payload; say so up front instead of being warned.

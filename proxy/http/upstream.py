@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+from yarl import URL
 
 from proxy.config.loader import resolve
 from proxy.config.schema import Timeouts, Upstream
@@ -33,6 +34,17 @@ class UpstreamClient:
     timeouts: Timeouts
     client_timeout: aiohttp.ClientTimeout
     extra_headers: tuple[tuple[str, str], ...]
+    _urls: dict[str, URL] = field(default_factory=dict)
+
+    def url_for(self, raw_path: str) -> URL:
+        """The upstream URL for a request's raw path and query, kept byte for byte (no re-quoting)."""
+        url = self._urls.get(raw_path)
+        if url is None:
+            # Apps hit a handful of paths; the cache is bounded in case one sends unique query strings.
+            if len(self._urls) >= 1024:
+                self._urls.clear()
+            url = self._urls[raw_path] = URL(self.base_url + raw_path, encoded=True)
+        return url
 
 
 def _ssl_context(settings: Upstream, config_path: Path) -> ssl.SSLContext | bool:
