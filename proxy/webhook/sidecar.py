@@ -100,6 +100,9 @@ def app_env(settings: InjectionSettings) -> list[tuple[str, str]]:
         ("https_proxy", settings.proxy_url),
         ("NO_PROXY", no_proxy),
         ("no_proxy", no_proxy),
+        # Node's built-in fetch and http(s) ignore the proxy variables unless
+        # this is set (Node >= 22.21 / 24.5); other runtimes ignore it.
+        ("NODE_USE_ENV_PROXY", "1"),
         # Python ssl/httpx, requests, and Node each read their own variable.
         # The bundle holds the system CAs too, since SSL_CERT_FILE replaces
         # the default trust store rather than adding to it.

@@ -45,4 +45,5 @@ def test_app_env_points_both_proxy_spellings_and_all_trust_variables():
     env = dict(app_env(InjectionSettings()))
     assert env["HTTPS_PROXY"] == env["https_proxy"] == "http://127.0.0.1:8080"
     assert env["NO_PROXY"] == env["no_proxy"]
+    assert env["NODE_USE_ENV_PROXY"] == "1"
     assert {env["SSL_CERT_FILE"], env["REQUESTS_CA_BUNDLE"], env["NODE_EXTRA_CA_CERTS"]} == {TRUST_BUNDLE}
