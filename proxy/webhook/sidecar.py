@@ -101,7 +101,7 @@ def app_env(settings: InjectionSettings) -> list[tuple[str, str]]:
         ("NO_PROXY", no_proxy),
         ("no_proxy", no_proxy),
         # Node's built-in fetch and http(s) ignore the proxy variables unless
-        # this is set (Node >= 22.21 / 24.5); other runtimes ignore it.
+        # this is set (Node 24, recent 22.x); other runtimes ignore it.
         ("NODE_USE_ENV_PROXY", "1"),
         # Python ssl/httpx, requests, and Node each read their own variable.
         # The bundle holds the system CAs too, since SSL_CERT_FILE replaces
