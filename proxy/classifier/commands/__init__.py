@@ -1,0 +1,1 @@
+"""`classify`, `train` and `eval` commands (registered in proxy/cli.py)."""
