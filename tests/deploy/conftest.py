@@ -9,6 +9,14 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
+# Where the Dockerfile puts policies/ (WORKDIR /app, COPY policies ./policies);
+# the ConfigMap's policy points there for the trained models.
+IMAGE_POLICIES = "/app/policies/"
+
+
+def as_in_image(text: str) -> str:
+    """A ConfigMap file with image paths mapped onto this checkout, which holds the same files."""
+    return text.replace(IMAGE_POLICIES, f"{ROOT}/policies/")
 
 
 def kustomize(directory: Path) -> list[dict]:

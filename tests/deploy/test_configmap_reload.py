@@ -12,6 +12,7 @@ from proxy.config import load
 from proxy.config.watcher import ConfigWatcher
 from proxy.server import serve
 
+from .conftest import as_in_image
 from .kubelet_volume import KubeletVolume
 
 APP = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "app"
@@ -21,7 +22,7 @@ def configmap_payload(**changes) -> dict[str, str]:
     """The deployed ConfigMap's files, with `changes` applied to proxy.yaml."""
     config = yaml.safe_load((APP / "proxy.yaml").read_text())
     config.update(changes)
-    return {"proxy.yaml": yaml.safe_dump(config, sort_keys=False), "policy.yaml": (APP / "policy.yaml").read_text()}
+    return {"proxy.yaml": yaml.safe_dump(config, sort_keys=False), "policy.yaml": as_in_image((APP / "policy.yaml").read_text())}
 
 
 def with_percent(percent: float, **changes) -> dict[str, str]:

@@ -13,7 +13,7 @@ import yaml
 
 from proxy.config.address import parse_hostport
 
-from .conftest import K8S, ROOT
+from .conftest import IMAGE_POLICIES, K8S, ROOT
 
 DOCKERFILE = ROOT / "Dockerfile"
 
@@ -76,6 +76,10 @@ def test_entrypoint_serves_and_healthcheck_uses_the_admin_port_without_curl():
 
 
 def test_the_policy_and_models_are_in_the_image_and_keys_are_not():
+    runtime = final_stage()
+    workdir = [rest for k, rest in runtime if k == "WORKDIR"][-1]
+    assert ("COPY", "policies ./policies") in runtime
+    assert f"{workdir}/policies/" == IMAGE_POLICIES  # where the ConfigMap's policy looks for the models
     copies = [rest for k, rest in instructions() if k == "COPY" and "--from" not in rest]
     sources = [word for rest in copies for word in rest.split()[:-1]]
     assert "policies" in sources

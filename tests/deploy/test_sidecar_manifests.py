@@ -16,7 +16,7 @@ from proxy.webhook.patch import plan
 from proxy.webhook.settings import SIDECAR_NAME
 from proxy.webhook.sidecar import app_env, app_mount, pod_volumes, sidecar_container
 
-from .conftest import find, one
+from .conftest import as_in_image, find, one
 from .kubelet_volume import KubeletVolume
 
 # Created by cert-manager or by hand, never by the kustomization.
@@ -71,7 +71,7 @@ def test_the_configmap_is_a_valid_config_for_serve(rendered, tmp_path, webhook_s
     configmap = one(rendered, "ConfigMap", webhook_settings.config_map)
     assert set(configmap["data"]) == {"proxy.yaml", "policy.yaml"}
     volume = KubeletVolume(tmp_path / "etc-llm-router")
-    volume.write(configmap["data"])
+    volume.write({name: as_in_image(text) for name, text in configmap["data"].items()})
     loaded = load(volume.root / "proxy.yaml")
     assert loaded.policy is not None
     listen_host, listen_port = parse_hostport(loaded.config.listen)
