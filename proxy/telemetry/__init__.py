@@ -1,0 +1,343 @@
+"""Telemetry for one proxied request: cost, a span, metrics.
+
+The pipeline calls `Telemetry.start(record, headers)` when a request arrives
+(it reads the app's W3C `traceparent`, decides sampling, and hands back a
+`RequestSpan` whose `inject()` propagates the trace upstream), and
+`Telemetry.finish(record, span)` when the answer is complete: that fills the
+record's costs from its usage and the `PriceTable`, adds to the in-process
+metrics (`proxy.telemetry.metrics`: the admin `/metrics` page and OTLP read
+the same figures), and, when a trace is being recorded, queues one finished
+span for the export thread (`proxy.telemetry.export`). A shadow call gets
+`Telemetry.shadow(...)`: its own span, linked to the primary.
+
+Nothing here does I/O on the request path; with no exporter configured there
+is no thread and no span object at all, only the metric dict updates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import Mapping, MutableMapping
+
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from proxy.pricing import PriceTable
+from proxy.record import RequestRecord
+from proxy.telemetry import attributes as A
+from proxy.telemetry.export import ExportWorker, SdkSpanSink, make_sender
+from proxy.telemetry.instruments import BREAKER_STATES, Instruments
+from proxy.telemetry.settings import TelemetrySettings
+from proxy.telemetry.spans import KIND_CLIENT, KIND_INTERNAL, STATUS_ERROR, SpanData
+from proxy.telemetry.traceparent import format_traceparent, parse_traceparent
+
+__all__ = ["BREAKER_STATES", "RequestSpan", "Telemetry", "TelemetrySettings"]
+
+SCOPE = ("llm_router", "0.1.0")
+_MASK64 = (1 << 64) - 1
+
+
+class RequestSpan:
+    """The trace identity of one request; cheap enough to exist for every request."""
+
+    __slots__ = (
+        "trace_id_int", "span_id", "parent_span_id", "trace_state", "sampled", "name",
+        "incoming_traceparent", "cost_usd", "duration_ms",
+    )  # fmt: skip
+
+    def __init__(self, trace_id: int, span_id: int, parent_span_id: int, trace_state: str, sampled: bool, name: str):
+        self.trace_id_int = trace_id
+        self.span_id = span_id
+        self.parent_span_id = parent_span_id
+        self.trace_state = trace_state
+        self.sampled = sampled
+        self.name = name
+        self.incoming_traceparent: str | None = None
+        self.cost_usd: float | None = None
+        self.duration_ms: float | None = None
+
+    @property
+    def trace_id(self) -> str | None:
+        """32 hex digits for log lines, or None when there is no trace (no tracing and no incoming traceparent)."""
+        return f"{self.trace_id_int:032x}" if self.trace_id_int else None
+
+    def rename(self, route: str) -> None:
+        """The route is known only after routing; `finish` also renames from `record.route`."""
+        self.name = f"llm-router {route}"
+
+    def inject(self, headers: MutableMapping[str, str]) -> None:
+        """Set `traceparent` (and `tracestate`) for the upstream call."""
+        if self.span_id:
+            headers["traceparent"] = format_traceparent(self.trace_id_int, self.span_id, self.sampled)
+        elif self.incoming_traceparent:
+            # Not tracing here: stay invisible and hand the app's context on unchanged.
+            headers["traceparent"] = self.incoming_traceparent
+        if self.trace_state:
+            headers["tracestate"] = self.trace_state
+
+
+class Telemetry:
+    def __init__(
+        self,
+        settings: TelemetrySettings,
+        prices: PriceTable,
+        worker: ExportWorker | None,
+        *,
+        tracing: bool,
+        sampling_ratio: float = 1.0,
+    ):
+        self.settings = settings
+        self.prices = prices
+        self.capture_content = settings.capture_content
+        self.tracing = tracing
+        self.instruments = Instruments()
+        self._worker = worker
+        self._sample_bound = round(sampling_ratio * (1 << 64))
+        self._random = random.Random(os.urandom(16))
+
+    @classmethod
+    def create(
+        cls,
+        settings: TelemetrySettings | None,
+        prices: PriceTable,
+        *,
+        environ: Mapping[str, str] | None = None,
+        span_exporter: SpanExporter | None = None,
+    ) -> Telemetry:
+        """Build from settings (+ OTEL_* env). `span_exporter`: also hand spans to an SDK exporter (tests)."""
+        settings = settings or TelemetrySettings()
+        config = settings.resolve(environ)
+        if config is None and span_exporter is None:
+            return cls(settings, prices, None, tracing=False)
+        resource_attrs = config.resource if config else {"service.name": settings.service_name}
+        resource = Resource(
+            attributes=[KeyValue(key=k, value=AnyValue(string_value=v)) for k, v in resource_attrs.items()]
+        )
+        telemetry = cls(
+            settings,
+            prices,
+            None,
+            tracing=span_exporter is not None or bool(config and config.traces),
+            sampling_ratio=config.sampling_ratio if config else 1.0,
+        )
+        telemetry._worker = ExportWorker(
+            resource=resource,
+            scope=InstrumentationScope(name=SCOPE[0], version=SCOPE[1]),
+            sender=make_sender(config) if config else None,
+            span_sink=SdkSpanSink(span_exporter, resource_attrs, SCOPE) if span_exporter else None,
+            metrics=telemetry.instruments.otlp if config and config.metrics else None,
+            queue_size=config.span_queue_size if config else 8192,
+            span_delay_s=config.span_batch_delay_s if config else 2.0,
+            metric_interval_s=config.export_interval_s if config else 60.0,
+        )
+        return telemetry
+
+    # --- per request -------------------------------------------------------------
+
+    def start(self, record: RequestRecord, headers: Mapping[str, str]) -> RequestSpan:
+        incoming = headers.get("traceparent")
+        parent = parse_traceparent(incoming) if incoming else None
+        state = (headers.get("tracestate") or "") if parent else ""
+        name = f"llm-router {record.route}"
+        if not self.tracing:
+            span = RequestSpan(parent[0] if parent else 0, 0, 0, state, False, name)
+            span.incoming_traceparent = incoming if parent else None
+            return span
+        rnd = self._random.getrandbits
+        if parent:
+            trace_id, parent_id, sampled = parent
+        else:
+            trace_id, parent_id = rnd(128) or 1, 0
+            # As the SDK's TraceIdRatioBased sampler: the low 64 bits against the ratio.
+            sampled = (trace_id & _MASK64) < self._sample_bound
+        return RequestSpan(trace_id, rnd(64) or 1, parent_id, state, sampled, name)
+
+    def fill_costs(self, record: RequestRecord) -> None:
+        """cost_usd, counterfactual_cost_usd and savings_usd from the usage, unless the pipeline set them."""
+        usage = record.usage
+        if usage is None:
+            return
+        used = record.model_used or record.response_model or record.requested_model
+        if record.cost_usd is None:
+            record.cost_usd = self.prices.cost(used, usage)
+        if record.counterfactual_cost_usd is None:
+            requested = record.requested_model
+            same = not requested or requested == used
+            record.counterfactual_cost_usd = record.cost_usd if same else self.prices.cost(requested, usage)
+        if record.savings_usd is None and record.cost_usd is not None and record.counterfactual_cost_usd is not None:
+            record.savings_usd = record.counterfactual_cost_usd - record.cost_usd
+
+    def finish(self, record: RequestRecord, span: RequestSpan) -> None:
+        self.fill_costs(record)
+        error_type = _error_type(record)
+        self.instruments.record(record, error_type)
+        span.cost_usd = record.cost_usd
+        span.duration_ms = record.duration_ms
+        if span.sampled and self._worker is not None:
+            span.name = f"llm-router {record.route}"
+            attrs = self._attributes(record, error_type)
+            self._worker.enqueue(
+                SpanData(
+                    span.trace_id_int, span.span_id, span.parent_span_id, span.name,
+                    record.start_time_ns, _end_ns(record), attrs,
+                    kind=KIND_CLIENT, trace_state=span.trace_state,
+                    status_code=STATUS_ERROR if error_type else 0, status_message=error_type or "",
+                )  # fmt: skip
+            )
+
+    def shadow(self, primary: RequestSpan, shadow: RequestRecord, diff: Mapping[str, float | str]) -> None:
+        """A shadow call's own span, linked to the primary, with `llm_router.shadow = true` and the diff."""
+        self.fill_costs(shadow)
+        error_type = _error_type(shadow)
+        full = {
+            A.SHADOW_PRIMARY_COST: primary.cost_usd,
+            A.SHADOW_COST: shadow.cost_usd,
+            A.SHADOW_PRIMARY_LATENCY_MS: primary.duration_ms,
+            A.SHADOW_LATENCY_MS: shadow.duration_ms,
+            **diff,
+        }
+        self.instruments.record_shadow(shadow, full, error_type)
+        if not (primary.sampled and self._worker is not None):
+            return
+        attrs = self._attributes(shadow, error_type)
+        attrs[A.SHADOW] = True
+        for key, value in full.items():
+            if value is not None:
+                attrs[A.SHADOW_PREFIX + key] = value
+        self._worker.enqueue(
+            SpanData(
+                primary.trace_id_int, self._random.getrandbits(64) or 1, primary.parent_span_id,
+                f"llm-router {shadow.route} shadow", shadow.start_time_ns, _end_ns(shadow), attrs,
+                kind=KIND_INTERNAL, trace_state=primary.trace_state, links=[(primary.trace_id_int, primary.span_id, {})],
+                status_code=STATUS_ERROR if error_type else 0, status_message=error_type or "",
+            )  # fmt: skip
+        )
+
+    def _attributes(self, r: RequestRecord, error_type: str | None) -> dict[str, object]:
+        used = r.model_used or r.response_model or r.requested_model or "unknown"
+        a: dict[str, object] = {A.MODEL_USED: used}
+        if r.cost_usd is not None:
+            a[A.ESTIMATED_COST] = r.cost_usd
+        a[A.CLASSIFIED_INTENT] = r.tier or "unknown"
+        if r.operation:
+            a[A.GEN_AI_OPERATION_NAME] = r.operation
+        a[A.GEN_AI_PROVIDER_NAME] = r.provider
+        # gen_ai.request.model is what the router asked the provider for; what
+        # the app asked for is llm_router.requested_model.
+        a[A.GEN_AI_REQUEST_MODEL] = used
+        if r.response_model:
+            a[A.GEN_AI_RESPONSE_MODEL] = r.response_model
+        usage = r.usage
+        if usage is not None:
+            a[A.GEN_AI_USAGE_INPUT_TOKENS] = usage.input_tokens
+            a[A.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
+            if usage.cached_input_tokens:
+                a[A.CACHED_INPUT_TOKENS] = usage.cached_input_tokens
+            if usage.estimated:
+                a[A.USAGE_ESTIMATED] = True
+        if r.finish_reason:
+            a[A.GEN_AI_RESPONSE_FINISH_REASONS] = (r.finish_reason,)
+        a[A.ROUTE] = r.route
+        a[A.MODE] = r.mode
+        if r.arm is not None:
+            a[A.ARM] = r.arm
+        if r.score is not None:
+            a[A.SCORE] = float(r.score)
+        if r.stage is not None:
+            a[A.STAGE] = r.stage
+        if r.requested_model is not None:
+            a[A.REQUESTED_MODEL] = r.requested_model
+        if r.counterfactual_cost_usd is not None:
+            a[A.COUNTERFACTUAL_COST] = r.counterfactual_cost_usd
+        if r.savings_usd is not None:
+            a[A.SAVINGS] = r.savings_usd
+        a[A.FALLBACK] = r.fallback
+        a[A.ESCALATED] = r.escalated
+        if r.router_model is not None:
+            a[A.ROUTER_MODEL] = r.router_model
+        if r.fail_open:
+            a[A.FAIL_OPEN] = True
+        a[A.STREAMED] = r.stream
+        if r.first_chunk_ms is not None:
+            a[A.TIME_TO_FIRST_CHUNK_MS] = r.first_chunk_ms
+        a[A.UPSTREAM] = r.upstream
+        a[A.REQUEST_ID] = r.request_id
+        if r.upstream_request_id:
+            a[A.UPSTREAM_REQUEST_ID] = r.upstream_request_id
+        a[A.HTTP_METHOD] = r.method
+        a[A.URL_PATH] = r.path
+        if r.status:
+            a[A.HTTP_STATUS] = r.status
+        if error_type:
+            a[A.ERROR_TYPE] = error_type
+        if self.capture_content:
+            if r.prompt_text is not None:
+                a[A.PROMPT_TEXT] = r.prompt_text
+            if r.completion_text is not None:
+                a[A.COMPLETION_TEXT] = r.completion_text
+        return a
+
+    # --- counters the pipeline reports directly ------------------------------------
+
+    def shadow_dropped(self, reason: str = "concurrency") -> None:
+        self.instruments.shadow_dropped.inc((reason,))
+
+    def shadow_budget_paused(self) -> None:
+        self.instruments.shadow_budget_paused.inc(())
+
+    def set_breaker_state(self, upstream: str, model: str, state: str) -> None:
+        """`closed`, `half_open` or `open`; exported as 0, 1, 2."""
+        self.instruments.breaker_state.set((upstream, model), BREAKER_STATES[state])
+
+    def observe_classifier(self, stage: str, latency_ms: float) -> None:
+        """For classifications outside a proxied request; `finish` records a request's own."""
+        self.instruments.classifier_duration.observe((stage,), latency_ms / 1000.0)
+
+    # --- reading ---------------------------------------------------------------------
+
+    def access_fields(self, record: RequestRecord, span: RequestSpan) -> dict[str, object]:
+        """The fields the JSON access line shares with the span, so logs and traces join."""
+        return {
+            "route": record.route,
+            "arm": record.arm,
+            "model_used": record.model_used or record.response_model or record.requested_model,
+            "estimated_cost": record.cost_usd,
+            "classified_intent": record.tier or "unknown",
+            "savings": record.savings_usd,
+            "trace_id": span.trace_id,
+        }
+
+    def prometheus_lines(self) -> list[str]:
+        worker = self._worker
+        return self.instruments.prometheus_lines(
+            unknown_prices=self.prices.unknown_models,
+            spans_dropped=worker.dropped_spans if worker else 0,
+            export_failures=worker.failures if worker else {},
+        )
+
+    def force_flush(self) -> None:
+        """Export queued spans and the metrics now (blocking; for tests and shutdown)."""
+        if self._worker is not None:
+            self._worker.flush()
+
+    async def shutdown(self) -> None:
+        if self._worker is not None:
+            await asyncio.to_thread(self._worker.shutdown)
+
+
+def _error_type(record: RequestRecord) -> str | None:
+    if record.error:
+        return record.error
+    if record.status >= 500:
+        return str(record.status)
+    return None
+
+
+def _end_ns(record: RequestRecord) -> int:
+    if record.duration_ms > 0:
+        return record.start_time_ns + int(record.duration_ms * 1_000_000)
+    return time.time_ns()
