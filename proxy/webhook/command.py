@@ -21,23 +21,24 @@ log = structlog.get_logger("llm_router.webhook")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = InjectionSettings()
-    parser.add_argument("--tls-cert", required=True, type=Path, help="PEM certificate the API server sees (re-read when it changes)")
-    parser.add_argument("--tls-key", required=True, type=Path, help="PEM private key of --tls-cert")
-    parser.add_argument("--listen", default="0.0.0.0:8443", help="host:port to serve HTTPS on (default: %(default)s)")
-    parser.add_argument(
+    add = parser.add_argument
+    add("--tls-cert", required=True, type=Path, help="PEM certificate the API server sees (re-read when it changes)")
+    add("--tls-key", required=True, type=Path, help="PEM private key of --tls-cert")
+    add("--listen", default="0.0.0.0:8443", help="host:port to serve HTTPS on (default: %(default)s)")
+    add(
         "--image",
         default=os.environ.get("LLM_ROUTER_SIDECAR_IMAGE", defaults.image),
         help="sidecar image (default: $LLM_ROUTER_SIDECAR_IMAGE, else %(default)s)",
     )
-    parser.add_argument("--image-pull-policy", default=defaults.image_pull_policy, choices=["Always", "IfNotPresent", "Never"])
-    parser.add_argument("--config-map", default=defaults.config_map, help="ConfigMap with proxy.yaml and the policy, in the pod's namespace")
-    parser.add_argument("--ca-secret", default=defaults.ca_secret, help="Secret with the interception CA (ca.crt, ca.key), in the pod's namespace")
-    parser.add_argument("--proxy-port", type=int, default=defaults.proxy_port, help="port of the ConfigMap's `listen` (default: %(default)s)")
-    parser.add_argument("--admin-port", type=int, default=defaults.admin_port, help="port of the ConfigMap's `admin` (default: %(default)s)")
-    parser.add_argument("--no-proxy", default="", help="comma-separated destinations to keep direct, added to the defaults")
-    parser.add_argument("--require-opt-in", action="store_true", help="inject only pods that set llm-router.io/inject=true")
-    parser.add_argument("--cert-reload-s", type=float, default=30.0, help="how often the certificate files are checked (default: %(default)s)")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    add("--image-pull-policy", default=defaults.image_pull_policy, choices=["Always", "IfNotPresent", "Never"])
+    add("--config-map", default=defaults.config_map, help="ConfigMap with proxy.yaml and the policy, in the pod's namespace")
+    add("--ca-secret", default=defaults.ca_secret, help="Secret with the interception CA (ca.crt, ca.key) in the pod's namespace")
+    add("--proxy-port", type=int, default=defaults.proxy_port, help="port of the ConfigMap's `listen` (default: %(default)s)")
+    add("--admin-port", type=int, default=defaults.admin_port, help="port of the ConfigMap's `admin` (default: %(default)s)")
+    add("--no-proxy", default="", help="comma-separated destinations to keep direct, added to the defaults")
+    add("--require-opt-in", action="store_true", help="inject only pods that set llm-router.io/inject=true")
+    add("--cert-reload-s", type=float, default=30.0, help="how often the certificate files are checked (default: %(default)s)")
+    add("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
 def settings_from(args: argparse.Namespace) -> InjectionSettings:

@@ -67,7 +67,9 @@ class CertificateReloader:
             self.reload_if_changed()
 
 
-def build_app(settings: InjectionSettings, reloader: CertificateReloader | None = None, reload_s: float = 30.0) -> web.Application:
+def build_app(
+    settings: InjectionSettings, reloader: CertificateReloader | None = None, reload_s: float = 30.0
+) -> web.Application:
     app = web.Application(client_max_size=MAX_REVIEW_BYTES)
     app[SETTINGS] = settings
     app.router.add_post("/mutate", mutate)

@@ -31,7 +31,8 @@ def _probe(path: str, port: int, period_s: int, failures: int) -> dict:
     }
 
 
-def sidecar_container(settings: InjectionSettings, overrides: Overrides = Overrides()) -> dict:
+def sidecar_container(settings: InjectionSettings, overrides: Overrides | None = None) -> dict:
+    overrides = overrides or Overrides()
     env: list[dict] = [
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},

@@ -76,7 +76,8 @@ async def test_a_running_sidecar_reloads_a_configmap_edit_without_restarting(tmp
     )
     try:
         sidecar = await asyncio.wait_for(ready, 10)
-        url = "http://%s:%d" % sidecar.admin_address
+        host, port = sidecar.admin_address
+        url = f"http://{host}:{port}"
         async with aiohttp.ClientSession() as session:
             before = await admin_config(session, url)
             assert before["config"]["routes"][0]["percent"] == 0
