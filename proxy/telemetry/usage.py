@@ -148,8 +148,11 @@ def request_stream_usage(body: bytes) -> bytes | None:
 _EVENT_ENDS = (b"\n\n", b"\r\n\r\n", b"\r\r")
 
 
-def _event_end(buf: bytes | bytearray, start: int) -> tuple[int, int]:
+def _event_end(buf: bytes | bytearray, start: int, cr: bool) -> tuple[int, int]:
     """(index, separator length) of the first blank line at or after start, or (-1, 0)."""
+    if not cr:  # the usual case: no carriage returns seen, one search
+        at = buf.find(b"\n\n", start)
+        return at, 2
     best, size = -1, 0
     for sep in _EVENT_ENDS:
         at = buf.find(sep, start)
@@ -195,6 +198,7 @@ class SSETap:
         self._parts: list[str] = []
         self._kept = 0
         self._buf = bytearray()
+        self._cr = False  # seen a carriage return: separators may be \r\n\r\n or \r\r
 
     @property
     def text(self) -> str:
@@ -207,7 +211,9 @@ class SSETap:
         buf = self._buf
         scan_from = max(0, len(buf) - 3)  # a separator may straddle the previous chunk's end
         buf += chunk
-        at, size = _event_end(buf, scan_from)
+        if not self._cr and b"\r" in chunk:
+            self._cr = True
+        at, size = _event_end(buf, scan_from, self._cr)
         if at < 0:
             return chunk if not self.hide_usage_chunk else b""
         out = []
@@ -218,7 +224,7 @@ class SSETap:
             if self._event(event) or not self.hide_usage_chunk:
                 out.append(event)
             start = end
-            at, size = _event_end(buf, start)
+            at, size = _event_end(buf, start, self._cr)
         del buf[:start]
         if not self.hide_usage_chunk:
             return chunk
