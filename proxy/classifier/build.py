@@ -73,6 +73,19 @@ def _sample(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return out
 
 
+class _CachedEmbedding:
+    """Memoised embedding scores: calibration replays the cascade many times."""
+
+    def __init__(self, stage: EmbeddingStage) -> None:
+        self.stage = stage
+        self.memo: dict[str, tuple[float, float]] = {}
+
+    def score(self, text: str) -> tuple[float, float]:
+        if text not in self.memo:
+            self.memo[text] = self.stage.score(text)
+        return self.memo[text]
+
+
 def _scored(rows: list[dict[str, Any]], scores: np.ndarray) -> calibration.Scored:
     floors, intents = [], []
     for row in rows:
@@ -81,7 +94,8 @@ def _scored(rows: list[dict[str, Any]], scores: np.ndarray) -> calibration.Score
         floors.append({"standard": 1, "complex": 2}.get(rules.floor or "", 0))
         intents.append(rules.simple_intent)
     tiers = np.array([TIERS.index(r["tier"]) for r in rows])
-    return calibration.Scored(np.asarray(scores), np.array(floors), np.array(intents), tiers)
+    groups = np.array([str(r.get("source", "unknown")) for r in rows])
+    return calibration.Scored(np.asarray(scores), np.array(floors), np.array(intents), tiers, groups)
 
 
 def _export(fitted: Any, out: Path) -> None:
@@ -155,17 +169,31 @@ def train(train_path: Path, dev_path: Path | None, out: Path, exemplars_path: Pa
 
         save_vectors(out / VECTORS_FILE, Encoder(out / TOKENIZER_FILE), pairs, _sample(rows))
         embedding = EmbeddingStage(out, exemplars_path)
-    # First pass without held-out data gives provisional thresholds for the folds' cascades.
-    t_simple, _ = calibration.choose_simple(dev_scored, None)
-    t_complex = calibration.choose_complex(dev_scored, t_simple)
-    provisional = Classifier(settings, Thresholds(simple=t_simple, complex=t_complex),
-                             AmbiguityBand(**calibration.ambiguous_band(t_simple, t_complex)),
-                             model, embedding, {})
+    cached = _CachedEmbedding(embedding) if embedding is not None else None
+
+    def cascade(t_simple: float, t_complex: float) -> Classifier:
+        band = AmbiguityBand(**calibration.ambiguous_band(t_simple, t_complex))
+        return Classifier(settings, Thresholds(simple=t_simple, complex=t_complex), band, model, cached, {})
+
+    def dev_rates(t_simple: float) -> tuple[float, float]:
+        clf = cascade(t_simple, max(t_complex, t_simple + 0.1))
+        tiers = [clf.classify_row(r).tier for r in calib_rows]
+        truth = [r["tier"] for r in calib_rows]
+        n_complex = max(1, truth.count("complex"))
+        n_simple = max(1, truth.count("simple"))
+        dangerous = sum(t == "simple" and y == "complex" for t, y in zip(tiers, truth)) / n_complex
+        recall = sum(t == "simple" and y == "simple" for t, y in zip(tiers, truth)) / n_simple
+        return dangerous, recall
+
+    # Provisional thresholds (dev only) give the held-out folds a cascade to run.
+    t_complex = calibration.choose_complex(dev_scored, 0.3)
+    t_simple, _ = calibration.choose_simple(dev_rates, None)
+    provisional = cascade(t_simple, t_complex)
     heldout_scored, heldout_report = (None, {})
     if holdout:
         log("source-held-out validation (train on the other sources, score this one):")
         heldout_scored, heldout_report = _heldout(examples, rows, provisional, c, log)
-    t_simple, table = calibration.choose_simple(dev_scored, heldout_scored)
+    t_simple, table = calibration.choose_simple(dev_rates, heldout_scored)
     t_complex = calibration.choose_complex(dev_scored, t_simple)
     band = calibration.ambiguous_band(t_simple, t_complex)
     log(f"calibrated thresholds: simple={t_simple} complex={t_complex} embedding band={band}")

@@ -1,22 +1,25 @@
 """Pick the tier thresholds from dev data and source-held-out scores.
 
-The simple threshold is the one that matters for safety: it is the largest
-value that keeps both the dev dangerous-misroute rate and the held-out
-(unseen-source) rate of hard prompts sent to `simple` within bounds, as long
-as dev simple recall stays acceptable. Held-out scores come from models that
-never saw the prompt's source, which is what production traffic looks like.
+The simple threshold is the one that matters for safety. It is the lowest
+value at which the full cascade reaches the simple-recall target on dev,
+stepped further down if the dev dangerous-misroute rate, or the rate of the
+worst unseen complex source (scores from models that never saw that
+source, which is what production traffic looks like), exceeds its bound.
+The complex threshold only splits standard from complex work and is tuned
+for dev macro-F1.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 GRID = np.round(np.arange(0.05, 0.61, 0.01), 2)
-MAX_DEV_DANGEROUS = 0.005
-MAX_HELDOUT_DANGEROUS = 0.08
-MIN_SIMPLE_RECALL = 0.92
+MIN_SIMPLE_RECALL = 0.92  # the target is 0.90; the margin absorbs dev-set noise
+MAX_DEV_DANGEROUS = 0.01
+MAX_HELDOUT_DANGEROUS = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +30,7 @@ class Scored:
     floors: np.ndarray  # 0 none, 1 standard, 2 complex
     simple_intent: np.ndarray
     tiers: np.ndarray  # 0 simple, 1 standard, 2 complex
+    groups: np.ndarray  # source of each row
 
 
 def predict(data: Scored, t_simple: float, t_complex: float) -> np.ndarray:
@@ -35,31 +39,41 @@ def predict(data: Scored, t_simple: float, t_complex: float) -> np.ndarray:
     return np.where(data.simple_intent, 0, pred)
 
 
-def _rates(data: Scored, t_simple: float) -> tuple[float, float]:
+def _rates(data: Scored, t_simple: float) -> tuple[float, float, float]:
+    """(dangerous rate, simple recall, worst complex source's dangerous rate)."""
     pred = predict(data, t_simple, 1.01)
     complex_rows, simple_rows = data.tiers == 2, data.tiers == 0
     dangerous = float(np.mean(pred[complex_rows] == 0)) if complex_rows.any() else 0.0
     recall = float(np.mean(pred[simple_rows] == 0)) if simple_rows.any() else 1.0
-    return dangerous, recall
+    worst = 0.0
+    for group in np.unique(data.groups[complex_rows]):
+        rows = complex_rows & (data.groups == group)
+        worst = max(worst, float(np.mean(pred[rows] == 0)))
+    return dangerous, recall, worst
 
 
-def choose_simple(dev: Scored, heldout: Scored | None) -> tuple[float, list[dict[str, float]]]:
+def choose_simple(dev_rates: Callable[[float], tuple[float, float]],
+                  heldout: Scored | None) -> tuple[float, list[dict[str, float]]]:
+    """The lowest threshold that reaches the simple-recall target, within the safety bounds.
+
+    `dev_rates(t)` gives (dangerous rate, simple recall) of the full cascade on
+    dev at simple threshold t. Lowest, because every step up buys a little
+    recall with a little more risk; once recall is on target, more risk is
+    not worth it. If the safety bounds fail there, step down until they hold
+    (recall gives way).
+    """
     table = []
-    best = None
-    fallback = None
     for t in GRID:
-        dangerous, recall = _rates(dev, t)
-        held = _rates(heldout, t)[0] if heldout is not None else 0.0
-        table.append({"t": float(t), "dev_dangerous": dangerous, "dev_simple_recall": recall,
-                      "heldout_dangerous": held})
-        if dangerous <= 2 * MAX_DEV_DANGEROUS and recall >= MIN_SIMPLE_RECALL and fallback is None:
-            fallback = float(t)
-        if dangerous <= MAX_DEV_DANGEROUS and held <= MAX_HELDOUT_DANGEROUS:
-            best = float(t)
-    if best is None or _rates(dev, best)[1] < MIN_SIMPLE_RECALL:
-        # Safety bounds and recall conflict: keep recall, at the lowest such threshold.
-        best = fallback if fallback is not None else float(GRID[0])
-    return best, table
+        dangerous, recall = dev_rates(float(t))
+        worst = _rates(heldout, t)[2] if heldout is not None else 0.0
+        table.append({"t": float(t), "dev_dangerous": round(dangerous, 4),
+                      "dev_simple_recall": round(recall, 4), "heldout_worst_source_dangerous": round(worst, 4)})
+    reaching = [row for row in table if row["dev_simple_recall"] >= MIN_SIMPLE_RECALL]
+    start = reaching[0]["t"] if reaching else table[-1]["t"]
+    for row in reversed([r for r in table if r["t"] <= start]):
+        if row["dev_dangerous"] <= MAX_DEV_DANGEROUS and row["heldout_worst_source_dangerous"] <= MAX_HELDOUT_DANGEROUS:
+            return row["t"], table
+    return table[0]["t"], table
 
 
 def choose_complex(dev: Scored, t_simple: float) -> float:

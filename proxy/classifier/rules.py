@@ -18,99 +18,64 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from proxy.classifier.lexicon import ACCOUNT_FAQ, ASSISTANT_VERBS, KEYWORDS, WEATHER_TIME
 from proxy.classifier.request_text import RequestView
 
-_F = re.IGNORECASE
-
-# Each marker: name -> (pattern, weight). Weight 1 lifts a request out of the
-# simple tier; a total of 2 or more lifts it to complex.
-MARKERS: dict[str, tuple[re.Pattern[str], int]] = {
-    "proof": (re.compile(
-        r"\b(prove|proof|disprove|show that|demonstrate that|derive|derivation|lemma|theorem|"
-        r"by induction|contradiction|rigorous(ly)?)\b", _F), 2),
+# Structural markers that words cannot express: notation, code layout, lists.
+# Applied to the lower-cased text; each pattern starts with a literal or a
+# simple class so the scan stays linear.
+PATTERNS: dict[str, tuple[re.Pattern[str], int]] = {
     "latex": (re.compile(
-        r"\\(frac|int|sum|sqrt|lim|begin|cdot|times|alpha|beta|theta|infty|mathbb|le|ge|neq|boxed)\b"
-        r"|\$[^$\n\d\s][^$\n]{0,80}\$|\^\{", _F), 1),
-    "math": (re.compile(
-        r"\b(solve|equation|integral|derivative|polynomial|matrix|eigen\w*|probability|"
-        r"expected value|variance|modulo|prime factor\w*|permutations?|combinations?|"
-        r"how many (ways|different|distinct)|greatest common|least common|remainder|"
-        r"optimi[sz]ation|minimi[sz]e|maximi[sz]e|calculate|compute)\b"
-        r"|\d\s*[-+*/^×÷=]\s*\(?\d|[a-z]\s*\^\s*\d|\b[xyz]\s*[=<>]", _F), 1),
-    "code_block": (re.compile(r"```|^\s{4,}\S.*[;:{}()]\s*$|^\s*(def|class|import|#include|public|fn) ", _F | re.M), 1),
-    "code_task": (re.compile(
-        r"\b(implement\w*|refactor\w*|debug\w*|algorithm\w*|function|script|program|"
-        r"(write|this|following|sample|example|some|the|python) code|code (snippet|review|that|to|for)|"
-        r"class|api|sql|regex|query|compile\w*|runtime|time complexity|big[- ]o|"
-        r"python|javascript|typescript|java|c\+\+|rust|golang|bash|html|css|react|docker|"
-        r"kubernetes|database|recursion|recursive|data structure|unit tests?)\b", _F), 1),
-    "tech": (re.compile(
-        r"\b(linux|ubuntu|windows server|macos|terminal|command line|shell|ssh|git|github|npm|pip|"
-        r"node(js)?|django|flask|fastapi|dotnet|\.net|c#|kotlin|android|ios|unity|"
-        r"unreal|excel|vba|macro|power ?bi|tableau|pandas|numpy|matplotlib|sklearn|scikit|"
-        r"pytorch|tensorflow|keras|jax|hugging ?face|llm|gpt|embedding|vector|dataframe|csv|"
-        r"json|yaml|xml|postgres\w*|mysql|sqlite|mongodb|redis|kafka|spark|hadoop|aws|azure|gcp|"
-        r"lambda|s3|ec2|terraform|ansible|nginx|apache|http|https|tcp|dns|vpn|firewall|"
-        r"server|backend|frontend|endpoint|webhook|oauth|jwt|encryption|hash(ing)?|"
-        r"latency|throughput|cache|caching|thread|async|await|gpu|cuda|shader|"
-        r"framework|library|module|dependency|deploy\w*|pipeline|ci/cd|firmware|"
-        r"blockchain|solidity|smart contract|arduino|raspberry pi|microcontroller|fpga|verilog|"
-        r"matlab|octave|latex|markdown|plugin|extension|browser|chrome|firefox|selenium|"
-        r"scrap(e|ing)|crawler|regex|cron|systemd|kernel|compiler|debugger|stack trace|"
-        r"exception|error message|bug|variable|array|integer|boolean|loop)\b", _F), 1),
-    "hard_code": (re.compile(
-        r"\b(thread[- ]safe|concurren\w*|distributed|lock[- ]free|o\([^)]{1,12}\)|"
-        r"from scratch|production[- ]ready|scalab\w*|architecture|design (a|an|the) \w+ system|"
-        r"memory leak|race condition|deadlock|compiler|interpreter|parser|neural network|"
-        r"transformer|gradient|backpropagation|cryptograph\w*)", _F), 2),
-    "reasoning": (re.compile(
-        r"\b(step[- ]by[- ]step|reasoning|analy[sz]e|analysis|"
-        r"compare and contrast|trade[- ]?offs?|pros and cons|evaluate|critique|justify|"
-        r"implications?|in depth|detailed|comprehensive|thorough(ly)?|nuanced|"
-        r"hypothes[ie]s|counterargument|argue|persuasive|strategy|strategies|framework)\b", _F), 1),
-    "logic": (re.compile(
-        r"\b(puzzle|riddle|logic grid|clues?|deduce|each of the|who owns|if and only if|"
-        r"paradox|syllogism|truth table|constraints?)\b", _F), 1),
-    "writing": (re.compile(
-        r"\b(essay|report|article|blog post|story|poem|screenplay|script|cover letter|"
-        r"speech|proposal|business plan|curriculum|lesson plan|outline|chapter|"
-        r"\d{3,} words|paragraphs?)\b", _F), 1),
-    "constraints": (re.compile(
-        r"\b(must|must not|should not|do not|don't|without using|at least|no more than|"
-        r"exactly \d+|at most|in the style of|make sure|ensure|format (it|the)|"
-        r"use only|only use|each \w+ must)\b", _F), 1),
-    "multi_step": (re.compile(
-        r"(^\s*(\d+[.)]|[-*•])\s+\S.*$\n?){3,}|\b(first\b.{0,200}\bthen|and then|after that|"
-        r"finally|additionally|furthermore)\b", _F | re.M | re.S), 1),
-    "expert": (re.compile(
-        r"\b(diagnos\w*|differential|pathophysiolog\w*|pharmacokinetic\w*|clinical|"
-        r"statute|jurisdiction|tort|litigation|thermodynamic\w*|quantum|relativity|"
-        r"entropy|enzyme|genom\w*|econometric\w*|macroeconomic\w*|regression|bayesian|"
-        r"stochastic|asymptotic|topolog\w*|manifold|isomorphi\w*|eigenvalue\w*)\b", _F), 1),
+        r"\\(?:frac|int|sum|sqrt|lim|begin|cdot|times|alpha|beta|theta|infty|mathbb|le|ge|neq|boxed)\b"
+        r"|\$[^$\n\d\s][^$\n]{0,80}\$|\^\{"), 1),
+    "math": (re.compile(r"\d *[-+*/^×÷=] *\(?\d|[a-z] *\^ *\d|\b[xyz] *[=<>]"), 1),
+    "code_block": (re.compile(r"```|^(?: {4,}|\t)\S[^\n]*[;{}()]$|^(?:def|class|import|#include|public|fn) ", re.M), 1),
+    "hard_code": (re.compile(r"\bo\([^)\n]{1,12}\)|design (?:a|an|the) \w+ system"), 2),
+    "constraints": (re.compile(r"exactly \d|\d{3,} words"), 1),
+    "multi_step": (re.compile(r"(?:^[ \t]*(?:\d+[.)]|[-*•])[ \t]+\S[^\n]*\n?){3,}", re.M), 1),
 }
 
-# Known simple intents: only trusted for short requests with no marker.
-SIMPLE_INTENTS: dict[str, re.Pattern[str]] = {
-    "greeting": re.compile(
-        r"^\W*(hi|hello|hey|hiya|good (morning|afternoon|evening|night)|thanks?( you)?( so much)?|"
-        r"thx|ty|bye|goodbye|see you|ok(ay)?|cool|great|nice|yes|no|yep|nope|sure|"
-        r"how are you( doing)?|what'?s up|who are you|what is your name|are you (a )?(bot|human|robot))"
-        r"\W*( there| again| bot| assistant)?\W*$", _F),
-    "assistant_command": re.compile(
-        r"^\W*(please\s+|can you\s+|could you\s+|hey\s+\w+\s+)?"
-        r"(set|turn (on|off|up|down)|switch (on|off)|play|pause|resume|skip|stop|mute|unmute|"
-        r"remind me|wake me|snooze|call|text|dial|open|cancel|book|reserve|order|add|remove|delete|"
-        r"increase|decrease|dim|brighten|volume|navigate|directions|schedule)\b", _F),
-    "weather_time": re.compile(
-        r"\b(weather|forecast|temperature outside|rain(ing)? (today|tomorrow)|what time is it|"
-        r"time in \w+|what day is|today'?s date|timer|alarm)\b", _F),
-    "account_faq": re.compile(
-        r"\b(my|the) (card|account|balance|pin|password|transfer|payment|refund|order|package|"
-        r"delivery|subscription|statement|atm|exchange rate|top[- ]?up|bill|booking|reservation|"
-        r"credit score|routing number|insurance|flight|luggage|shipping)\b|"
-        r"\b(track (my|an|the) order|reset (my )?password|change (my )?(address|pin|password)|"
-        r"opening hours|business hours|customer service|speak to (a|an) (human|agent))\b", _F),
-}
+_WORD = re.compile(r"[a-z0-9]+(?:['/-][a-z0-9]+)*[+#]*")
+_PHRASE_FIRST = frozenset(k.split(" ", 1)[0] for words, _ in KEYWORDS.values() for k in words if " " in k) | \
+    frozenset(k.split(" ", 1)[0] for group in (ASSISTANT_VERBS, WEATHER_TIME, ACCOUNT_FAQ)
+              for k in group if " " in k)
+_MAX_PHRASE = 4
+
+
+def word_set(lower: str) -> tuple[frozenset[str], list[str]]:
+    """Words of the text plus the word sequences that could start a known phrase."""
+    words = _WORD.findall(lower)
+    found = set(words)
+    for word in words:
+        if "-" in word:
+            found.update(word.split("-"))
+    for i, word in enumerate(words):
+        if word in _PHRASE_FIRST:
+            for n in range(2, _MAX_PHRASE + 1):
+                found.add(" ".join(words[i : i + n]))
+    return frozenset(found), words
+
+
+_GREETING = re.compile(
+    r"^\W*(hi|hello|hey|hiya|good (morning|afternoon|evening|night)|thanks?( you)?( so much)?|"
+    r"thx|ty|bye|goodbye|see you|ok(ay)?|cool|great|nice|yes|no|yep|nope|sure|"
+    r"how are you( doing)?|what'?s up|who are you|what is your name|are you (a )?(bot|human|robot))"
+    r"\W*( there| again| bot| assistant)?\W*$")
+_COMMAND_LEAD = frozenset({"please", "can", "could", "hey"})
+
+
+def _simple_intent(lower: str, found: frozenset[str], words: list[str]) -> str | None:
+    if _GREETING.match(lower):
+        return "greeting"
+    head = [w for w in words[:4] if w not in _COMMAND_LEAD and w != "you"]
+    if head and (head[0] in ASSISTANT_VERBS or " ".join(head[:2]) in ASSISTANT_VERBS):
+        return "assistant_command"
+    if not found.isdisjoint(WEATHER_TIME):
+        return "weather_time"
+    if not found.isdisjoint(ACCOUNT_FAQ):
+        return "account_faq"
+    return None
+
 
 SIMPLE_MAX_WORDS = 16
 
@@ -171,13 +136,22 @@ _INTENT_OF_MARKER = {
 
 def apply_rules(view: RequestView, text: str) -> RuleResult:
     """Score markers on `text` (the view's bounded main text) and the view's context."""
-    words = len(text.split())
-    found: list[tuple[str, int]] = [
-        (name, weight) for name, (pattern, weight) in MARKERS.items() if pattern.search(text)
-    ]
-    if words > 400:
+    lower = text.lower()
+    found_words, words = word_set(lower)
+    weights: dict[str, int] = {}
+    for name, (keywords, weight) in KEYWORDS.items():
+        if not found_words.isdisjoint(keywords):
+            weights[name] = weight
+    for name, (pattern, weight) in PATTERNS.items():
+        if name not in weights and pattern.search(lower):
+            weights[name] = weight
+    if "multi_step" not in weights and "first" in found_words and "then" in found_words:
+        weights["multi_step"] = 1
+    found = list(weights.items())
+    n_words = len(text.split())
+    if n_words > 400:
         found.append(("very_long", 2))
-    elif words > 150:
+    elif n_words > 150:
         found.append(("long", 1))
     if text.count("\n") >= 8:
         found.append(("many_lines", 1))
@@ -186,14 +160,11 @@ def apply_rules(view: RequestView, text: str) -> RuleResult:
     names = tuple(name for name, _ in found)
     intent = None
     simple = False
-    if words <= SIMPLE_MAX_WORDS:
-        for name, pattern in SIMPLE_INTENTS.items():
-            if pattern.search(text):
-                intent = name
-                # A marker (even a weak one) vetoes the simple verdict, except
-                # for the bare greeting pattern, which is anchored end to end.
-                simple = points == 0 or name == "greeting"
-                break
+    if n_words <= SIMPLE_MAX_WORDS:
+        intent = _simple_intent(lower, found_words, words)
+        # A marker (even a weak one) vetoes the simple verdict, except for the
+        # bare greeting pattern, which is anchored end to end.
+        simple = intent is not None and (points == 0 or intent == "greeting")
     if intent is None and found:
         heaviest = max(found, key=lambda item: item[1])[0]
         intent = _INTENT_OF_MARKER.get(heaviest)
@@ -202,4 +173,4 @@ def apply_rules(view: RequestView, text: str) -> RuleResult:
         floor = "complex"
     elif points >= 2 or STANDARD_FLOOR.intersection(names):
         floor = "standard"
-    return RuleResult(names, points, intent, simple and floor is None, words, floor)
+    return RuleResult(names, points, intent, simple and floor is None, n_words, floor)
