@@ -45,9 +45,16 @@ class RequestSpan:
     """The trace identity of one request; cheap enough to exist for every request."""
 
     __slots__ = (
-        "trace_id_int", "span_id", "parent_span_id", "trace_state", "sampled", "name",
-        "incoming_traceparent", "cost_usd", "duration_ms",
-    )  # fmt: skip
+        "cost_usd",
+        "duration_ms",
+        "incoming_traceparent",
+        "name",
+        "parent_span_id",
+        "sampled",
+        "span_id",
+        "trace_id_int",
+        "trace_state",
+    )
 
     def __init__(self, trace_id: int, span_id: int, parent_span_id: int, trace_state: str, sampled: bool, name: str):
         self.trace_id_int = trace_id
@@ -179,14 +186,22 @@ class Telemetry:
         span.duration_ms = record.duration_ms
         if span.sampled and self._worker is not None:
             span.name = f"llm-router {record.route}"
-            attrs = self._attributes(record, error_type)
+            labels, values = self._attributes(record, error_type)
             self._worker.enqueue(
                 SpanData(
-                    span.trace_id_int, span.span_id, span.parent_span_id, span.name,
-                    record.start_time_ns, _end_ns(record), attrs,
-                    kind=KIND_CLIENT, trace_state=span.trace_state,
-                    status_code=STATUS_ERROR if error_type else 0, status_message=error_type or "",
-                )  # fmt: skip
+                    span.trace_id_int,
+                    span.span_id,
+                    span.parent_span_id,
+                    span.name,
+                    record.start_time_ns,
+                    _end_ns(record),
+                    values,
+                    labels=labels,
+                    kind=KIND_CLIENT,
+                    trace_state=span.trace_state,
+                    status_code=STATUS_ERROR if error_type else 0,
+                    status_message=error_type or "",
+                )
             )
 
     def shadow(self, primary: RequestSpan, shadow: RequestRecord, diff: Mapping[str, float | str]) -> None:
@@ -203,83 +218,93 @@ class Telemetry:
         self.instruments.record_shadow(shadow, full, error_type)
         if not (primary.sampled and self._worker is not None):
             return
-        attrs = self._attributes(shadow, error_type)
-        attrs[A.SHADOW] = True
+        labels, values = self._attributes(shadow, error_type)
+        labels[A.SHADOW] = True
         for key, value in full.items():
             if value is not None:
-                attrs[A.SHADOW_PREFIX + key] = value
+                values[A.SHADOW_PREFIX + key] = value
         self._worker.enqueue(
             SpanData(
-                primary.trace_id_int, self._random.getrandbits(64) or 1, primary.parent_span_id,
-                f"llm-router {shadow.route} shadow", shadow.start_time_ns, _end_ns(shadow), attrs,
-                kind=KIND_INTERNAL, trace_state=primary.trace_state, links=[(primary.trace_id_int, primary.span_id, {})],
-                status_code=STATUS_ERROR if error_type else 0, status_message=error_type or "",
-            )  # fmt: skip
+                primary.trace_id_int,
+                self._random.getrandbits(64) or 1,
+                primary.parent_span_id,
+                f"llm-router {shadow.route} shadow",
+                shadow.start_time_ns,
+                _end_ns(shadow),
+                values,
+                labels=labels,
+                kind=KIND_INTERNAL,
+                trace_state=primary.trace_state,
+                links=[(primary.trace_id_int, primary.span_id, {})],
+                status_code=STATUS_ERROR if error_type else 0,
+                status_message=error_type or "",
+            )
         )
 
-    def _attributes(self, r: RequestRecord, error_type: str | None) -> dict[str, object]:
+    def _attributes(self, r: RequestRecord, error_type: str | None) -> tuple[dict[str, object], dict[str, object]]:
+        """(labels, values): labels repeat across requests and are encoded once per distinct set; values vary."""
         used = r.model_used or r.response_model or r.requested_model or "unknown"
-        a: dict[str, object] = {A.MODEL_USED: used}
+        labels: dict[str, object] = {A.MODEL_USED: used, A.CLASSIFIED_INTENT: r.tier or "unknown"}
+        values: dict[str, object] = {}
         if r.cost_usd is not None:
-            a[A.ESTIMATED_COST] = r.cost_usd
-        a[A.CLASSIFIED_INTENT] = r.tier or "unknown"
+            values[A.ESTIMATED_COST] = r.cost_usd
         if r.operation:
-            a[A.GEN_AI_OPERATION_NAME] = r.operation
-        a[A.GEN_AI_PROVIDER_NAME] = r.provider
+            labels[A.GEN_AI_OPERATION_NAME] = r.operation
+        labels[A.GEN_AI_PROVIDER_NAME] = r.provider
         # gen_ai.request.model is what the router asked the provider for; what
         # the app asked for is llm_router.requested_model.
-        a[A.GEN_AI_REQUEST_MODEL] = used
+        labels[A.GEN_AI_REQUEST_MODEL] = used
         if r.response_model:
-            a[A.GEN_AI_RESPONSE_MODEL] = r.response_model
+            labels[A.GEN_AI_RESPONSE_MODEL] = r.response_model
         usage = r.usage
         if usage is not None:
-            a[A.GEN_AI_USAGE_INPUT_TOKENS] = usage.input_tokens
-            a[A.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
+            values[A.GEN_AI_USAGE_INPUT_TOKENS] = usage.input_tokens
+            values[A.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
             if usage.cached_input_tokens:
-                a[A.CACHED_INPUT_TOKENS] = usage.cached_input_tokens
+                values[A.CACHED_INPUT_TOKENS] = usage.cached_input_tokens
             if usage.estimated:
-                a[A.USAGE_ESTIMATED] = True
+                labels[A.USAGE_ESTIMATED] = True
         if r.finish_reason:
-            a[A.GEN_AI_RESPONSE_FINISH_REASONS] = (r.finish_reason,)
-        a[A.ROUTE] = r.route
-        a[A.MODE] = r.mode
+            labels[A.GEN_AI_RESPONSE_FINISH_REASONS] = (r.finish_reason,)
+        labels[A.ROUTE] = r.route
+        labels[A.MODE] = r.mode
         if r.arm is not None:
-            a[A.ARM] = r.arm
+            labels[A.ARM] = r.arm
         if r.score is not None:
-            a[A.SCORE] = float(r.score)
+            values[A.SCORE] = float(r.score)
         if r.stage is not None:
-            a[A.STAGE] = r.stage
+            labels[A.STAGE] = r.stage
         if r.requested_model is not None:
-            a[A.REQUESTED_MODEL] = r.requested_model
+            labels[A.REQUESTED_MODEL] = r.requested_model
         if r.counterfactual_cost_usd is not None:
-            a[A.COUNTERFACTUAL_COST] = r.counterfactual_cost_usd
+            values[A.COUNTERFACTUAL_COST] = r.counterfactual_cost_usd
         if r.savings_usd is not None:
-            a[A.SAVINGS] = r.savings_usd
-        a[A.FALLBACK] = r.fallback
-        a[A.ESCALATED] = r.escalated
+            values[A.SAVINGS] = r.savings_usd
+        labels[A.FALLBACK] = r.fallback
+        labels[A.ESCALATED] = r.escalated
         if r.router_model is not None:
-            a[A.ROUTER_MODEL] = r.router_model
+            labels[A.ROUTER_MODEL] = r.router_model
         if r.fail_open:
-            a[A.FAIL_OPEN] = True
-        a[A.STREAMED] = r.stream
+            labels[A.FAIL_OPEN] = True
+        labels[A.STREAMED] = r.stream
         if r.first_chunk_ms is not None:
-            a[A.TIME_TO_FIRST_CHUNK_MS] = r.first_chunk_ms
-        a[A.UPSTREAM] = r.upstream
-        a[A.REQUEST_ID] = r.request_id
-        if r.upstream_request_id:
-            a[A.UPSTREAM_REQUEST_ID] = r.upstream_request_id
-        a[A.HTTP_METHOD] = r.method
-        a[A.URL_PATH] = r.path
+            values[A.TIME_TO_FIRST_CHUNK_MS] = float(r.first_chunk_ms)
+        labels[A.UPSTREAM] = r.upstream
+        labels[A.HTTP_METHOD] = r.method
+        labels[A.URL_PATH] = r.path
         if r.status:
-            a[A.HTTP_STATUS] = r.status
+            labels[A.HTTP_STATUS] = r.status
         if error_type:
-            a[A.ERROR_TYPE] = error_type
+            labels[A.ERROR_TYPE] = error_type
+        values[A.REQUEST_ID] = r.request_id
+        if r.upstream_request_id:
+            values[A.UPSTREAM_REQUEST_ID] = r.upstream_request_id
         if self.capture_content:
             if r.prompt_text is not None:
-                a[A.PROMPT_TEXT] = r.prompt_text
+                values[A.PROMPT_TEXT] = r.prompt_text
             if r.completion_text is not None:
-                a[A.COMPLETION_TEXT] = r.completion_text
-        return a
+                values[A.COMPLETION_TEXT] = r.completion_text
+        return labels, values
 
     # --- counters the pipeline reports directly ------------------------------------
 

@@ -49,14 +49,22 @@ class Instruments:
             bounds=DURATION_BUCKETS,
         )  # fmt: skip
         self.cost = Counter(
-            "llm_router_cost_usd_total", "llm_router.cost", "USD spent, from reported (or estimated) token usage.", _COST, "USD"
+            "llm_router_cost_usd_total",
+            "llm_router.cost",
+            "USD spent, from reported (or estimated) token usage.",
+            _COST,
+            "USD",
         )
         self.counterfactual = Counter(
             "llm_router_counterfactual_cost_usd_total", "llm_router.counterfactual_cost",
             "USD the requested model would have cost for the same usage.", _COST, "USD",
         )  # fmt: skip
         self.savings = Counter(
-            "llm_router_savings_usd_total", "llm_router.savings", "USD saved: counterfactual cost minus cost.", _COST, "USD"
+            "llm_router_savings_usd_total",
+            "llm_router.savings",
+            "USD saved: counterfactual cost minus cost.",
+            _COST,
+            "USD",
         )
         self.first_chunk = Histogram(
             "llm_router_time_to_first_chunk_seconds", "llm_router.time_to_first_chunk",
@@ -82,7 +90,11 @@ class Instruments:
             bounds=SIMILARITY_BUCKETS,
         )  # fmt: skip
         self.shadow_cost = Counter(
-            "llm_router_shadow_cost_usd_total", "llm_router.shadow.cost", "USD spent on shadow calls.", ("route", "model"), "USD"
+            "llm_router_shadow_cost_usd_total",
+            "llm_router.shadow.cost",
+            "USD spent on shadow calls.",
+            ("route", "model"),
+            "USD",
         )
         self.shadow_dropped = Counter(
             "llm_router_shadow_dropped_total", "llm_router.shadow.dropped",
@@ -149,7 +161,10 @@ class Instruments:
         lines = prometheus_lines(self.families)
         lines += ["# HELP llm_router_price_unknown_total Cost look-ups for models with no price (add them under `prices:`).",
                   "# TYPE llm_router_price_unknown_total counter"]  # fmt: skip
-        lines += [f'llm_router_price_unknown_total{{model="{escape_label(m)}"}} {n}' for m, n in sorted(unknown_prices.items())]
+        lines += [
+            f'llm_router_price_unknown_total{{model="{escape_label(m)}"}} {n}'
+            for m, n in sorted(unknown_prices.items())
+        ]
         lines += [
             "# HELP llm_router_telemetry_spans_dropped_total Finished spans dropped because the export queue was full.",
             "# TYPE llm_router_telemetry_spans_dropped_total counter",
@@ -157,6 +172,8 @@ class Instruments:
             "# HELP llm_router_telemetry_export_failures_total OTLP export calls that failed, by signal.",
             "# TYPE llm_router_telemetry_export_failures_total counter",
         ]
-        lines += [f'llm_router_telemetry_export_failures_total{{signal="{s}"}} {n}' for s, n in sorted(export_failures.items())]
+        lines += [
+            f'llm_router_telemetry_export_failures_total{{signal="{s}"}} {n}'
+            for s, n in sorted(export_failures.items())
+        ]
         return lines
-

@@ -29,7 +29,7 @@ CUMULATIVE = pb.AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 
 class Family:
     kind = ""
-    __slots__ = ("prom_name", "otel_name", "help", "unit", "labels", "prom_labels", "values", "_overflow")
+    __slots__ = ("_overflow", "help", "labels", "otel_name", "prom_labels", "prom_name", "unit", "values")
 
     def __init__(self, prom_name: str, otel_name: str, help: str, labels: Sequence[str], unit: str = "1"):
         self.prom_name = prom_name

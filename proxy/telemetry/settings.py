@@ -56,7 +56,7 @@ class TelemetrySettings(pydantic.BaseModel, extra="forbid"):
         env = os.environ if environ is None else environ
         explicit = self.model_fields_set
 
-        def pick(field: str, var: str, convert=lambda v: v):  # noqa: ANN001, ANN202 - local helper
+        def pick(field: str, var: str, convert=lambda v: v):
             if field not in explicit and env.get(var):
                 return convert(env[var])
             return getattr(self, field)

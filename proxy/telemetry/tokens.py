@@ -110,7 +110,9 @@ def estimate_usage(request_payload: dict, completion_text: str, *, model: str | 
                 input_tokens += sum(count(s) for item in value for s in _strings(item.get("content")))
             else:
                 input_tokens += sum(count(s) for s in _strings(value))
-    return Usage(input_tokens=input_tokens, output_tokens=count(completion_text) if completion_text else 0, estimated=True)
+    return Usage(
+        input_tokens=input_tokens, output_tokens=count(completion_text) if completion_text else 0, estimated=True
+    )
 
 
 def warm(models: Iterable[str] = ("gpt-4o", "gpt-4")) -> None:

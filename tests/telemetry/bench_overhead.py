@@ -93,7 +93,9 @@ def main() -> None:
         run(off, 2000)  # warm caches
         cases = {"off (no exporter)": off}
         for protocol in ("http/protobuf",):
-            settings = TelemetrySettings(otlp_endpoint=f"http://127.0.0.1:{port}", protocol=protocol, span_batch_delay_s=0.2)
+            settings = TelemetrySettings(
+                otlp_endpoint=f"http://127.0.0.1:{port}", protocol=protocol, span_batch_delay_s=0.2
+            )
             cases[f"on ({protocol} to loopback)"] = Telemetry.create(settings, prices, environ={})
         print(f"{n} requests each, Python {sys.version.split()[0]}")
         for name, telemetry in cases.items():

@@ -37,7 +37,9 @@ class Received:
         return out
 
     def metric_names(self) -> dict[str, object]:
-        return {m.name: m for r in self.metrics for rm in r.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+        return {
+            m.name: m for r in self.metrics for rm in r.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
+        }
 
 
 def attrs(span_or_point: object) -> dict[str, object]:
@@ -48,12 +50,16 @@ def http_app(received: Received) -> web.Application:
     async def traces(request: web.Request) -> web.Response:
         received.headers.append(dict(request.headers))
         received.traces.append(ts.ExportTraceServiceRequest.FromString(await request.read()))
-        return web.Response(body=ts.ExportTraceServiceResponse().SerializeToString(), content_type="application/x-protobuf")
+        return web.Response(
+            body=ts.ExportTraceServiceResponse().SerializeToString(), content_type="application/x-protobuf"
+        )
 
     async def metrics(request: web.Request) -> web.Response:
         received.headers.append(dict(request.headers))
         received.metrics.append(ms.ExportMetricsServiceRequest.FromString(await request.read()))
-        return web.Response(body=ms.ExportMetricsServiceResponse().SerializeToString(), content_type="application/x-protobuf")
+        return web.Response(
+            body=ms.ExportMetricsServiceResponse().SerializeToString(), content_type="application/x-protobuf"
+        )
 
     app = web.Application()
     app.router.add_post("/v1/traces", traces)
@@ -65,7 +71,7 @@ class _Traces(ts_grpc.TraceServiceServicer):
     def __init__(self, received: Received):
         self.received = received
 
-    def Export(self, request, context):  # noqa: ANN001, ANN201, N802 - grpc's names
+    def Export(self, request, context):
         self.received.headers.append(dict(context.invocation_metadata()))
         self.received.traces.append(request)
         return ts.ExportTraceServiceResponse()
@@ -75,7 +81,7 @@ class _Metrics(ms_grpc.MetricsServiceServicer):
     def __init__(self, received: Received):
         self.received = received
 
-    def Export(self, request, context):  # noqa: ANN001, ANN201, N802
+    def Export(self, request, context):
         self.received.metrics.append(request)
         return ms.ExportMetricsServiceResponse()
 

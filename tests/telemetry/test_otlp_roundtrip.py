@@ -65,7 +65,10 @@ def check(received: Received) -> None:
                  "llm_router.cost", "llm_router.savings", "llm_router.breaker.state", "llm_router.shadow.similarity"):  # fmt: skip
         assert name in metrics, name
     tokens = metrics["gen_ai.client.token.usage"]
-    points = {(p_attrs := attrs(p))[A.GEN_AI_REQUEST_MODEL] + "/" + str(p_attrs[A.GEN_AI_TOKEN_TYPE]): p for p in tokens.histogram.data_points}
+    points = {
+        (p_attrs := attrs(p))[A.GEN_AI_REQUEST_MODEL] + "/" + str(p_attrs[A.GEN_AI_TOKEN_TYPE]): p
+        for p in tokens.histogram.data_points
+    }
     assert points["gpt-4o-mini/input"].sum == 1000 and points["gpt-4o-mini/input"].count == 1
     requests = {tuple(attrs(p).values()): p.as_double for p in metrics["llm_router.requests"].sum.data_points}
     assert requests[("support", "canary", "router", "simple", "gpt-4o-mini", "200")] == 1
@@ -79,7 +82,7 @@ def settings(endpoint: str, protocol: str) -> TelemetrySettings:
     )  # fmt: skip
 
 
-async def test_http_protobuf(aiohttp_server, prices: PriceTable) -> None:  # noqa: ANN001
+async def test_http_protobuf(aiohttp_server, prices: PriceTable) -> None:
     received = Received()
     server = await aiohttp_server(http_app(received))
     telemetry = Telemetry.create(settings(f"http://127.0.0.1:{server.port}/", "http/protobuf"), prices, environ={})
@@ -96,7 +99,7 @@ async def test_grpc(grpc_receiver: tuple[Received, int], prices: PriceTable) -> 
     assert received.headers[0]["x-api-key"] == "k"
 
 
-async def test_endpoint_from_environment(aiohttp_server, prices: PriceTable) -> None:  # noqa: ANN001
+async def test_endpoint_from_environment(aiohttp_server, prices: PriceTable) -> None:
     received = Received()
     server = await aiohttp_server(http_app(received))
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{server.port}", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
@@ -106,7 +109,7 @@ async def test_endpoint_from_environment(aiohttp_server, prices: PriceTable) -> 
     telemetry.finish(r, telemetry.start(r, {}))
     await asyncio.to_thread(telemetry.force_flush)
     await telemetry.shutdown()
-    (resource, span), = received.spans()
+    ((resource, span),) = received.spans()
     assert resource["service.name"] == "from-env" and span.name == "llm-router support"
 
 

@@ -55,7 +55,18 @@ def test_text_parses_and_counters_move(telemetry: Telemetry) -> None:
     drive(telemetry)
     after = samples(telemetry)
     assert value(after, "llm_router_routed_requests_total") == 4
-    assert value(after, "llm_router_routed_requests_total", route="support", arm="router", tier="simple", model="gpt-4o-mini", status="200") == 1
+    assert (
+        value(
+            after,
+            "llm_router_routed_requests_total",
+            route="support",
+            arm="router",
+            tier="simple",
+            model="gpt-4o-mini",
+            status="200",
+        )
+        == 1
+    )
     assert value(after, "llm_router_cost_usd_total") > 0
     assert value(after, "llm_router_savings_usd_total", arm="router") > 0
     assert value(after, "llm_router_savings_usd_total", arm="control") == 0
@@ -96,7 +107,14 @@ def test_dashboard_queries_only_metrics_that_exist(telemetry: Telemetry) -> None
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     assert len(exprs) >= 20
     titles = " ".join(p["title"].lower() for p in dashboard["panels"])
-    for topic in ("cost per hour by model", "savings", "share by tier", "share by arm", "p95 by model", "shadow agreement"):
+    for topic in (
+        "cost per hour by model",
+        "savings",
+        "share by tier",
+        "share by arm",
+        "p95 by model",
+        "shadow agreement",
+    ):
         assert topic in titles, topic
     drive(telemetry)
     exposed = {name for name, _ in samples(telemetry)}

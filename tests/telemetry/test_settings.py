@@ -34,7 +34,11 @@ def test_environment_fills_what_the_file_leaves_out() -> None:
 
 
 def test_the_file_wins_over_the_environment() -> None:
-    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://env:4317", "OTEL_SERVICE_NAME": "env-name", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://env:4317",
+        "OTEL_SERVICE_NAME": "env-name",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+    }
     c = TelemetrySettings(otlp_endpoint="http://file:4317", service_name="file-name", protocol="grpc").resolve(env)
     assert c is not None
     assert (c.endpoint, c.resource["service.name"], c.protocol) == ("http://file:4317", "file-name", "grpc")
@@ -42,7 +46,10 @@ def test_the_file_wins_over_the_environment() -> None:
 
 
 def test_sdk_disabled_and_signals_off() -> None:
-    assert TelemetrySettings().resolve({"OTEL_SDK_DISABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://x:4317"}) is None
+    assert (
+        TelemetrySettings().resolve({"OTEL_SDK_DISABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://x:4317"})
+        is None
+    )
     assert TelemetrySettings(otlp_endpoint="http://x:4317", traces=False, metrics=False).resolve({}) is None
 
 
@@ -53,7 +60,9 @@ def test_grpc_target_defaults() -> None:
 
 def test_bad_protocol_in_environment_is_reported() -> None:
     with pytest.raises(ValueError, match="OTEL_EXPORTER_OTLP_PROTOCOL"):
-        TelemetrySettings().resolve({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://x", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"})
+        TelemetrySettings().resolve(
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://x", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}
+        )
 
 
 def test_strict_schema() -> None:

@@ -36,7 +36,7 @@ def telemetry(prices: PriceTable, exporter: InMemorySpanExporter) -> Iterator[Te
     t._worker.shutdown()  # type: ignore[union-attr]
 
 
-def finished(telemetry: Telemetry, exporter: InMemorySpanExporter):  # noqa: ANN201
+def finished(telemetry: Telemetry, exporter: InMemorySpanExporter):
     telemetry.force_flush()
     return exporter.get_finished_spans()
 
@@ -44,7 +44,11 @@ def finished(telemetry: Telemetry, exporter: InMemorySpanExporter):  # noqa: ANN
 def by_hand(prices: PriceTable, model: str, usage: Usage) -> float:
     p = prices.get(model)
     assert p is not None
-    return (usage.input_tokens - usage.cached_input_tokens) * p.input + usage.cached_input_tokens * p.cached_input + usage.output_tokens * p.output
+    return (
+        (usage.input_tokens - usage.cached_input_tokens) * p.input
+        + usage.cached_input_tokens * p.cached_input
+        + usage.output_tokens * p.output
+    )
 
 
 def test_passthrough_attributes(telemetry: Telemetry, exporter: InMemorySpanExporter, prices: PriceTable) -> None:
@@ -81,7 +85,9 @@ def test_passthrough_attributes(telemetry: Telemetry, exporter: InMemorySpanExpo
     assert A.PROMPT_TEXT not in a and A.COMPLETION_TEXT not in a
 
 
-def test_canary_attributes_and_savings(telemetry: Telemetry, exporter: InMemorySpanExporter, prices: PriceTable) -> None:
+def test_canary_attributes_and_savings(
+    telemetry: Telemetry, exporter: InMemorySpanExporter, prices: PriceTable
+) -> None:
     r = records.canary()
     span = telemetry.start(r, {})
     telemetry.finish(r, span)
@@ -107,7 +113,9 @@ def test_canary_attributes_and_savings(telemetry: Telemetry, exporter: InMemoryS
     assert a[A.STREAMED] is True
 
 
-def test_shadow_span_is_linked_and_carries_the_diff(telemetry: Telemetry, exporter: InMemorySpanExporter, prices: PriceTable) -> None:
+def test_shadow_span_is_linked_and_carries_the_diff(
+    telemetry: Telemetry, exporter: InMemorySpanExporter, prices: PriceTable
+) -> None:
     primary = records.shadow_primary()
     span = telemetry.start(primary, {"traceparent": TRACEPARENT})
     telemetry.finish(primary, span)
@@ -132,7 +140,9 @@ def test_shadow_span_is_linked_and_carries_the_diff(telemetry: Telemetry, export
     assert a["llm_router.shadow.shadow_latency_ms"] == 95.0
 
 
-def test_incoming_traceparent_is_the_parent_and_is_propagated(telemetry: Telemetry, exporter: InMemorySpanExporter) -> None:
+def test_incoming_traceparent_is_the_parent_and_is_propagated(
+    telemetry: Telemetry, exporter: InMemorySpanExporter
+) -> None:
     r = records.passthrough()
     span = telemetry.start(r, {"traceparent": TRACEPARENT, "tracestate": "vendor=abc"})
     upstream: dict[str, str] = {}
@@ -158,7 +168,10 @@ def test_unsampled_parent_records_nothing_but_propagates(telemetry: Telemetry, e
     assert r.cost_usd is not None  # costs and metrics still counted
 
 
-@pytest.mark.parametrize("bad", ["garbage", f"ff-{APP_TRACE}-{APP_SPAN}-01", f"00-{'0' * 32}-{APP_SPAN}-01", f"00-{APP_TRACE}-{APP_SPAN}-01-extra"])
+@pytest.mark.parametrize(
+    "bad",
+    ["garbage", f"ff-{APP_TRACE}-{APP_SPAN}-01", f"00-{'0' * 32}-{APP_SPAN}-01", f"00-{APP_TRACE}-{APP_SPAN}-01-extra"],
+)
 def test_malformed_traceparent_starts_a_new_trace(telemetry: Telemetry, bad: str) -> None:
     span = telemetry.start(records.passthrough(), {"traceparent": bad})
     assert span.parent_span_id == 0 and span.trace_id and span.trace_id != APP_TRACE
@@ -218,5 +231,10 @@ def test_access_fields_join_logs_and_traces(telemetry: Telemetry) -> None:
     telemetry.finish(r, span)
     fields = telemetry.access_fields(r, span)
     assert fields["trace_id"] == APP_TRACE
-    assert (fields["model_used"], fields["classified_intent"], fields["arm"], fields["route"]) == ("gpt-4o-mini", "simple", "router", "support")
+    assert (fields["model_used"], fields["classified_intent"], fields["arm"], fields["route"]) == (
+        "gpt-4o-mini",
+        "simple",
+        "router",
+        "support",
+    )
     assert fields["estimated_cost"] == r.cost_usd

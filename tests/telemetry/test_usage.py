@@ -14,14 +14,30 @@ def sse(obj: object) -> bytes:
 
 
 def chunk(content: str | None = None, finish: str | None = None, usage: object = None, choices: bool = True) -> bytes:
-    body: dict[str, object] = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini-2024-07-18"}
-    body["choices"] = [{"index": 0, "delta": {"content": content} if content is not None else {}, "finish_reason": finish}] if choices else []
+    body: dict[str, object] = {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "gpt-4o-mini-2024-07-18",
+    }
+    body["choices"] = (
+        [{"index": 0, "delta": {"content": content} if content is not None else {}, "finish_reason": finish}]
+        if choices
+        else []
+    )
     body["usage"] = usage
     return sse(body)
 
 
 USAGE = {"prompt_tokens": 20, "completion_tokens": 3, "total_tokens": 23, "prompt_tokens_details": {"cached_tokens": 8}}
-STREAM = chunk("") + chunk("Hel") + chunk("lo!") + chunk(finish="stop") + chunk(usage=USAGE, choices=False) + b"data: [DONE]\n\n"
+STREAM = (
+    chunk("")
+    + chunk("Hel")
+    + chunk("lo!")
+    + chunk(finish="stop")
+    + chunk(usage=USAGE, choices=False)
+    + b"data: [DONE]\n\n"
+)
 WITHOUT_USAGE_CHUNK = STREAM.replace(chunk(usage=USAGE, choices=False), b"")
 
 
@@ -54,7 +70,9 @@ def test_tap_keeps_a_usage_chunk_that_also_has_choices() -> None:
 
 
 def test_tap_handles_crlf_separators_and_spaced_json() -> None:
-    data = b'data: {"model": "m", "choices": [{"delta": {"content": "a"}, "finish_reason": null}], "usage": null}\r\n\r\n'
+    data = (
+        b'data: {"model": "m", "choices": [{"delta": {"content": "a"}, "finish_reason": null}], "usage": null}\r\n\r\n'
+    )
     data += b'data: {"model": "m", "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1}}\r\n\r\ndata: [DONE]\r\n\r\n'
     tap = SSETap(hide_usage_chunk=True)
     out = b"".join(tap.feed(c) for c in split_everywhere(data, 3)) + tap.close()
@@ -89,7 +107,9 @@ def test_tap_reads_responses_api_events() -> None:
     )  # fmt: skip
     tap = SSETap()
     assert tap.feed(data) == data
-    assert tap.usage == Usage(9, 2, 4) and tap.text == "Hi" and tap.model == "gpt-4o" and tap.finish_reason == "completed"
+    assert (
+        tap.usage == Usage(9, 2, 4) and tap.text == "Hi" and tap.model == "gpt-4o" and tap.finish_reason == "completed"
+    )
 
 
 def test_chat_body() -> None:
@@ -98,7 +118,12 @@ def test_chat_body() -> None:
         "usage": {"prompt_tokens": 10, "completion_tokens": 2, "prompt_tokens_details": {"cached_tokens": 0}},
     })  # fmt: skip
     answer = usage_from_body("chat", body)
-    assert (answer.usage, answer.model, answer.finish_reason, answer.text) == (Usage(10, 2, 0), "gpt-4o-2024-08-06", "stop", "Yes.")
+    assert (answer.usage, answer.model, answer.finish_reason, answer.text) == (
+        Usage(10, 2, 0),
+        "gpt-4o-2024-08-06",
+        "stop",
+        "Yes.",
+    )
 
 
 def test_completions_responses_and_embeddings_bodies() -> None:
@@ -137,7 +162,13 @@ def test_request_stream_usage() -> None:
 
 
 def test_estimate_uses_local_tiktoken() -> None:
-    payload = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello world"}, {"role": "user", "content": [{"type": "text", "text": "again"}]}]}
+    payload = {
+        "model": "gpt-4o",
+        "messages": [
+            {"role": "user", "content": "Hello world"},
+            {"role": "user", "content": [{"type": "text", "text": "again"}]},
+        ],
+    }
     usage = estimate_usage(payload, "Hi there")
     assert usage.estimated
     # o200k_base: "Hello world" = 2 tokens, "again" = 1, "Hi there" = 2; plus 3 per message and 3 priming.
