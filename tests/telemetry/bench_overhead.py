@@ -49,6 +49,26 @@ def _serve(port_out: multiprocessing.connection.Connection) -> None:  # type: ig
     asyncio.run(main())
 
 
+def _serve_grpc(port_out: multiprocessing.connection.Connection) -> None:  # type: ignore[name-defined]
+    import threading
+
+    from tests.telemetry.receiver import Received, grpc_server
+
+    class Discard(Received):
+        def __init__(self) -> None:
+            super().__init__()
+            self.traces = self.metrics = self.headers = _Sink()  # type: ignore[assignment]
+
+    _, port = grpc_server(Discard())
+    port_out.send(port)
+    threading.Event().wait()
+
+
+class _Sink(list):  # type: ignore[type-arg]
+    def append(self, item: object) -> None:
+        pass
+
+
 def run(telemetry: Telemetry, n: int) -> tuple[float, float, float]:
     recs = [records.canary() if i % 2 else records.shadow_primary() for i in range(n)]
     headers = [{"traceparent": TRACEPARENT} if i % 2 else {} for i in range(n)]
@@ -88,13 +108,17 @@ def main() -> None:
     receiver = multiprocessing.Process(target=_serve, args=(child,), daemon=True)
     receiver.start()
     port = parent.recv()
+    grpc_parent, grpc_child = multiprocessing.Pipe()
+    grpc_receiver = multiprocessing.Process(target=_serve_grpc, args=(grpc_child,), daemon=True)
+    grpc_receiver.start()
+    grpc_port = grpc_parent.recv()
     try:
         off = Telemetry.create(None, prices, environ={})
         run(off, 2000)  # warm caches
         cases = {"off (no exporter)": off}
-        for protocol in ("http/protobuf",):
+        for protocol, target in (("http/protobuf", port), ("grpc", grpc_port)):
             settings = TelemetrySettings(
-                otlp_endpoint=f"http://127.0.0.1:{port}", protocol=protocol, span_batch_delay_s=0.2
+                otlp_endpoint=f"http://127.0.0.1:{target}", protocol=protocol, span_batch_delay_s=0.2
             )
             cases[f"on ({protocol} to loopback)"] = Telemetry.create(settings, prices, environ={})
         print(f"{n} requests each, Python {sys.version.split()[0]}")
@@ -106,6 +130,7 @@ def main() -> None:
         print(f"SSE tap per chunk (hide_usage_chunk, text kept): {bench_sse():.2f} us")
     finally:
         receiver.kill()
+        grpc_receiver.kill()
 
 
 if __name__ == "__main__":
