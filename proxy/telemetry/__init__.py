@@ -22,6 +22,7 @@ import random
 import time
 from collections.abc import Mapping, MutableMapping
 
+import structlog
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -36,6 +37,8 @@ from proxy.telemetry.spans import KIND_CLIENT, KIND_INTERNAL, STATUS_ERROR, Span
 from proxy.telemetry.traceparent import format_traceparent, parse_traceparent
 
 __all__ = ["BREAKER_STATES", "RequestSpan", "Telemetry", "TelemetrySettings"]
+
+log = structlog.get_logger("llm_router.telemetry")
 
 SCOPE = ("llm_router", "0.1.0")
 _MASK64 = (1 << 64) - 1
@@ -102,6 +105,8 @@ class Telemetry:
         self.capture_content = settings.capture_content
         self.tracing = tracing
         self.instruments = Instruments()
+        self.errors = 0
+        """Telemetry failures swallowed at the request boundary (logged; exposed as a counter)."""
         self._worker = worker
         self._sample_bound = round(sampling_ratio * (1 << 64))
         self._random = random.Random(os.urandom(16))
@@ -179,6 +184,16 @@ class Telemetry:
             record.savings_usd = record.counterfactual_cost_usd - record.cost_usd
 
     def finish(self, record: RequestRecord, span: RequestSpan) -> None:
+        try:
+            self._finish(record, span)
+        except Exception as exc:  # noqa: BLE001 - the answer is already on its way: never fail a request over telemetry
+            self._failed("finish", exc)
+
+    def _failed(self, where: str, exc: Exception) -> None:
+        self.errors += 1
+        log.warning("telemetry_failed", where=where, error=f"{type(exc).__name__}: {exc}")
+
+    def _finish(self, record: RequestRecord, span: RequestSpan) -> None:
         self.fill_costs(record)
         error_type = _error_type(record)
         self.instruments.record(record, error_type)
@@ -205,7 +220,19 @@ class Telemetry:
             )
 
     def shadow(self, primary: RequestSpan, shadow: RequestRecord, diff: Mapping[str, float | str]) -> None:
-        """A shadow call's own span, linked to the primary, with `llm_router.shadow = true` and the diff."""
+        """A shadow call's own span, linked to the primary, with `llm_router.shadow = true` and the diff.
+
+        `diff` keys become `llm_router.shadow.<key>`: `similarity` (0..1, also the
+        agreement histogram), `length_ratio`, and optionally `primary_cost`,
+        `shadow_cost`, `primary_latency_ms`, `shadow_latency_ms`, which otherwise
+        come from the primary's finished span and the shadow record.
+        """
+        try:
+            self._shadow(primary, shadow, diff)
+        except Exception as exc:  # noqa: BLE001 - as in finish()
+            self._failed("shadow", exc)
+
+    def _shadow(self, primary: RequestSpan, shadow: RequestRecord, diff: Mapping[str, float | str]) -> None:
         self.fill_costs(shadow)
         error_type = _error_type(shadow)
         full = {
@@ -342,6 +369,7 @@ class Telemetry:
             unknown_prices=self.prices.unknown_models,
             spans_dropped=worker.dropped_spans if worker else 0,
             export_failures=worker.failures if worker else {},
+            errors=self.errors,
         )
 
     def force_flush(self) -> None:

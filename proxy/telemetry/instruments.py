@@ -156,7 +156,12 @@ class Instruments:
         return otlp_metrics(self.families, self.start_ns)
 
     def prometheus_lines(
-        self, *, unknown_prices: Mapping[str, int], spans_dropped: int, export_failures: Mapping[str, int]
+        self,
+        *,
+        unknown_prices: Mapping[str, int],
+        spans_dropped: int,
+        export_failures: Mapping[str, int],
+        errors: int = 0,
     ) -> list[str]:
         lines = prometheus_lines(self.families)
         lines += ["# HELP llm_router_price_unknown_total Cost look-ups for models with no price (add them under `prices:`).",
@@ -169,6 +174,9 @@ class Instruments:
             "# HELP llm_router_telemetry_spans_dropped_total Finished spans dropped because the export queue was full.",
             "# TYPE llm_router_telemetry_spans_dropped_total counter",
             f"llm_router_telemetry_spans_dropped_total {spans_dropped}",
+            "# HELP llm_router_telemetry_errors_total Requests whose telemetry failed (logged); the requests were unaffected.",
+            "# TYPE llm_router_telemetry_errors_total counter",
+            f"llm_router_telemetry_errors_total {errors}",
             "# HELP llm_router_telemetry_export_failures_total OTLP export calls that failed, by signal.",
             "# TYPE llm_router_telemetry_export_failures_total counter",
         ]

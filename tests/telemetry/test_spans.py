@@ -238,3 +238,12 @@ def test_access_fields_join_logs_and_traces(telemetry: Telemetry) -> None:
         "support",
     )
     assert fields["estimated_cost"] == r.cost_usd
+
+
+def test_a_telemetry_failure_never_reaches_the_request(telemetry: Telemetry) -> None:
+    r = records.canary()
+    r.usage = "not a usage"  # type: ignore[assignment]
+    telemetry.finish(r, telemetry.start(r, {}))
+    telemetry.shadow(telemetry.start(r, {}), r, {})
+    assert telemetry.errors == 2
+    assert "llm_router_telemetry_errors_total 2" in telemetry.prometheus_lines()
