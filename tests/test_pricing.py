@@ -43,7 +43,9 @@ def test_gpt4o_prices_come_from_the_litellm_map(table: PriceTable) -> None:
     assert path is not None
     raw = orjson.loads(path.read_bytes())["gpt-4o"]
     price = table.get("gpt-4o")
-    assert price == ModelPrice(raw["input_cost_per_token"], raw["output_cost_per_token"], raw["cache_read_input_token_cost"])
+    assert price == ModelPrice(
+        raw["input_cost_per_token"], raw["output_cost_per_token"], raw["cache_read_input_token_cost"]
+    )
     assert table.source("gpt-4o") == "litellm"
 
 
@@ -80,11 +82,15 @@ def test_policy_models_all_have_prices(table: PriceTable) -> None:
 
 def test_override_order(tmp_path: Path) -> None:
     shipped = tmp_path / "prices.yaml"
-    shipped.write_text("models:\n  gpt-4o: {input_per_mtok: 1, output_per_mtok: 2}\n  mine: {input_per_mtok: 5, output_per_mtok: 6}\n")
+    shipped.write_text(
+        "models:\n  gpt-4o: {input_per_mtok: 1, output_per_mtok: 2}\n  mine: {input_per_mtok: 5, output_per_mtok: 6}\n"
+    )
     layered = PriceTable.load(shipped=shipped)
     assert layered.get("gpt-4o") == ModelPrice(1e-6, 2e-6, 1e-6)  # shipped beats litellm
     assert layered.source("gpt-4o") == "shipped"
-    overridden = PriceTable.load({"gpt-4o": PriceOverride(input_per_mtok=0.5, output_per_mtok=1, cached_input_per_mtok=0.1)}, shipped=shipped)
+    overridden = PriceTable.load(
+        {"gpt-4o": PriceOverride(input_per_mtok=0.5, output_per_mtok=1, cached_input_per_mtok=0.1)}, shipped=shipped
+    )
     price = overridden.get("gpt-4o")  # config beats both
     assert price is not None
     assert (price.input, price.output, price.cached_input) == pytest.approx((0.5e-6, 1e-6, 0.1e-6))
@@ -93,7 +99,9 @@ def test_override_order(tmp_path: Path) -> None:
 
 
 def test_without_litellm_only_configured_prices(tmp_path: Path) -> None:
-    table = PriceTable.load({"a": PriceOverride(input_per_mtok=1, output_per_mtok=1)}, shipped=SHIPPED, use_litellm=False)
+    table = PriceTable.load(
+        {"a": PriceOverride(input_per_mtok=1, output_per_mtok=1)}, shipped=SHIPPED, use_litellm=False
+    )
     assert table.get("gpt-4o") is None
     assert table.get("a") is not None
 
@@ -125,3 +133,15 @@ def test_override_rejects_unknown_keys() -> None:
         PriceOverride.model_validate({"input_per_mtok": 1, "output_per_mtok": 1, "per_request": 3})
     with pytest.raises(pydantic.ValidationError):
         PriceOverride.model_validate({"input_per_mtok": -1, "output_per_mtok": 1})
+
+
+def test_with_overrides_reuses_the_base_and_keeps_counts(table: PriceTable) -> None:
+    base_gpt4o = table.get("gpt-4o")
+    table.cost("still-unknown", Usage(1, 1))
+    started = time.perf_counter()
+    reloaded = table.with_overrides({"gpt-4o": PriceOverride(input_per_mtok=1, output_per_mtok=1)})
+    assert time.perf_counter() - started < 0.05
+    assert reloaded.get("gpt-4o") == ModelPrice(1e-6, 1e-6, 1e-6) and reloaded.source("gpt-4o") == "config"
+    assert table.get("gpt-4o") == base_gpt4o  # the old table is untouched
+    assert reloaded.with_overrides({}).get("gpt-4o") == base_gpt4o  # an override removed on reload is gone
+    assert reloaded.unknown_models["still-unknown"] >= 1
