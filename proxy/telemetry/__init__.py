@@ -119,12 +119,17 @@ class Telemetry:
         *,
         environ: Mapping[str, str] | None = None,
         span_exporter: SpanExporter | None = None,
+        previous: Telemetry | None = None,
     ) -> Telemetry:
-        """Build from settings (+ OTEL_* env). `span_exporter`: also hand spans to an SDK exporter (tests)."""
+        """Build from settings (+ OTEL_* env). `span_exporter`: also hand spans to an SDK exporter (tests).
+
+        `previous`: the instance being replaced on a config reload; its counters
+        carry over so Prometheus sees no reset (then `await previous.shutdown()`).
+        """
         settings = settings or TelemetrySettings()
         config = settings.resolve(environ)
         if config is None and span_exporter is None:
-            return cls(settings, prices, None, tracing=False)
+            return cls(settings, prices, None, tracing=False)._carry(previous)
         resource_attrs = config.resource if config else {"service.name": settings.service_name}
         resource = Resource(
             attributes=[KeyValue(key=k, value=AnyValue(string_value=v)) for k, v in resource_attrs.items()]
@@ -136,6 +141,7 @@ class Telemetry:
             tracing=span_exporter is not None or bool(config and config.traces),
             sampling_ratio=config.sampling_ratio if config else 1.0,
         )
+        telemetry._carry(previous)
         telemetry._worker = ExportWorker(
             resource=resource,
             scope=InstrumentationScope(name=SCOPE[0], version=SCOPE[1]),
@@ -147,6 +153,12 @@ class Telemetry:
             metric_interval_s=config.export_interval_s if config else 60.0,
         )
         return telemetry
+
+    def _carry(self, previous: Telemetry | None) -> Telemetry:
+        if previous is not None:
+            self.instruments = previous.instruments
+            self.errors = previous.errors
+        return self
 
     # --- per request -------------------------------------------------------------
 

@@ -8,11 +8,11 @@ from proxy.record import RequestRecord, Usage
 
 
 def record(**fields: object) -> RequestRecord:
-    base: dict[str, object] = dict(
-        request_id="req-1", method="POST", path="/v1/chat/completions",
-        started=time.perf_counter(), start_time_ns=time.time_ns(),
-        route="default", operation="chat", upstream="openai", status=200, duration_ms=120.0,
-    )  # fmt: skip
+    base: dict[str, object] = {
+        "request_id": "req-1", "method": "POST", "path": "/v1/chat/completions",
+        "started": time.perf_counter(), "start_time_ns": time.time_ns(),
+        "route": "default", "operation": "chat", "upstream": "openai", "status": 200, "duration_ms": 120.0,
+    }  # fmt: skip
     base.update(fields)
     return RequestRecord(**base)  # type: ignore[arg-type]
 

@@ -121,3 +121,10 @@ def test_dashboard_queries_only_metrics_that_exist(telemetry: Telemetry) -> None
     queried = {m for e in exprs for m in re.findall(r"\bllm_router_[a-z0-9_]+", e)}
     missing = queried - exposed
     assert not missing, f"dashboard queries metrics the sidecar does not expose: {sorted(missing)}"
+
+
+def test_counters_survive_a_config_reload(telemetry: Telemetry) -> None:
+    drive(telemetry)
+    reloaded = Telemetry.create(None, telemetry.prices, environ={}, previous=telemetry)
+    drive(reloaded)
+    assert value(samples(reloaded), "llm_router_routed_requests_total") == 8
