@@ -33,6 +33,7 @@ from proxy.telemetry import attributes as A
 from proxy.telemetry.export import ExportWorker, SdkSpanSink, make_sender
 from proxy.telemetry.instruments import BREAKER_STATES, Instruments
 from proxy.telemetry.settings import TelemetrySettings
+from proxy.telemetry.span_attributes import span_attributes
 from proxy.telemetry.spans import KIND_CLIENT, KIND_INTERNAL, STATUS_ERROR, SpanData
 from proxy.telemetry.traceparent import format_traceparent, parse_traceparent
 
@@ -213,7 +214,7 @@ class Telemetry:
         span.duration_ms = record.duration_ms
         if span.sampled and self._worker is not None:
             span.name = f"llm-router {record.route}"
-            labels, values = self._attributes(record, error_type)
+            labels, values = span_attributes(record, error_type, self.capture_content)
             self._worker.enqueue(
                 SpanData(
                     span.trace_id_int,
@@ -257,7 +258,7 @@ class Telemetry:
         self.instruments.record_shadow(shadow, full, error_type)
         if not (primary.sampled and self._worker is not None):
             return
-        labels, values = self._attributes(shadow, error_type)
+        labels, values = span_attributes(shadow, error_type, self.capture_content)
         labels[A.SHADOW] = True
         for key, value in full.items():
             if value is not None:
@@ -279,71 +280,6 @@ class Telemetry:
                 status_message=error_type or "",
             )
         )
-
-    def _attributes(self, r: RequestRecord, error_type: str | None) -> tuple[dict[str, object], dict[str, object]]:
-        """(labels, values): labels repeat across requests and are encoded once per distinct set; values vary."""
-        used = r.model_used or r.response_model or r.requested_model or "unknown"
-        labels: dict[str, object] = {A.MODEL_USED: used, A.CLASSIFIED_INTENT: r.tier or "unknown"}
-        values: dict[str, object] = {}
-        if r.cost_usd is not None:
-            values[A.ESTIMATED_COST] = r.cost_usd
-        if r.operation:
-            labels[A.GEN_AI_OPERATION_NAME] = r.operation
-        labels[A.GEN_AI_PROVIDER_NAME] = r.provider
-        # gen_ai.request.model is what the router asked the provider for; what
-        # the app asked for is llm_router.requested_model.
-        labels[A.GEN_AI_REQUEST_MODEL] = used
-        if r.response_model:
-            labels[A.GEN_AI_RESPONSE_MODEL] = r.response_model
-        usage = r.usage
-        if usage is not None:
-            values[A.GEN_AI_USAGE_INPUT_TOKENS] = usage.input_tokens
-            values[A.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
-            if usage.cached_input_tokens:
-                values[A.CACHED_INPUT_TOKENS] = usage.cached_input_tokens
-            if usage.estimated:
-                labels[A.USAGE_ESTIMATED] = True
-        if r.finish_reason:
-            labels[A.GEN_AI_RESPONSE_FINISH_REASONS] = (r.finish_reason,)
-        labels[A.ROUTE] = r.route
-        labels[A.MODE] = r.mode
-        if r.arm is not None:
-            labels[A.ARM] = r.arm
-        if r.score is not None:
-            values[A.SCORE] = float(r.score)
-        if r.stage is not None:
-            labels[A.STAGE] = r.stage
-        if r.requested_model is not None:
-            labels[A.REQUESTED_MODEL] = r.requested_model
-        if r.counterfactual_cost_usd is not None:
-            values[A.COUNTERFACTUAL_COST] = r.counterfactual_cost_usd
-        if r.savings_usd is not None:
-            values[A.SAVINGS] = r.savings_usd
-        labels[A.FALLBACK] = r.fallback
-        labels[A.ESCALATED] = r.escalated
-        if r.router_model is not None:
-            labels[A.ROUTER_MODEL] = r.router_model
-        if r.fail_open:
-            labels[A.FAIL_OPEN] = True
-        labels[A.STREAMED] = r.stream
-        if r.first_chunk_ms is not None:
-            values[A.TIME_TO_FIRST_CHUNK_MS] = float(r.first_chunk_ms)
-        labels[A.UPSTREAM] = r.upstream
-        labels[A.HTTP_METHOD] = r.method
-        labels[A.URL_PATH] = r.path
-        if r.status:
-            labels[A.HTTP_STATUS] = r.status
-        if error_type:
-            labels[A.ERROR_TYPE] = error_type
-        values[A.REQUEST_ID] = r.request_id
-        if r.upstream_request_id:
-            values[A.UPSTREAM_REQUEST_ID] = r.upstream_request_id
-        if self.capture_content:
-            if r.prompt_text is not None:
-                values[A.PROMPT_TEXT] = r.prompt_text
-            if r.completion_text is not None:
-                values[A.COMPLETION_TEXT] = r.completion_text
-        return labels, values
 
     # --- counters the pipeline reports directly ------------------------------------
 
