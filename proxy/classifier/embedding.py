@@ -29,16 +29,29 @@ def load_exemplars(path: Path) -> list[tuple[str, str]]:
     """(tier, text) pairs from the exemplar YAML, in file order."""
     import yaml
 
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    from proxy.classifier.artifacts import ArtifactError
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ArtifactError(
+            f"{path}: cannot read the exemplar file ({exc.strerror}); fix classifier.exemplars "
+            "or drop `embedding` from classifier.stages"
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise ArtifactError(f"{path}: not valid YAML ({exc})") from exc
     if not isinstance(data, dict) or not set(data) <= set(TIERS):
-        raise ValueError(
+        raise ArtifactError(
             f"{path}: expected a mapping with keys among {', '.join(TIERS)}, each a list of prompts"
         )
     out = []
     for tier in TIERS:
         for text in data.get(tier) or []:
             if not isinstance(text, str) or not text.strip():
-                raise ValueError(f"{path}: tier {tier} has a non-text entry {text!r}; use plain strings")
+                raise ArtifactError(
+                    f"{path}: tier {tier} has a non-text entry {text!r}; use plain strings "
+                    "(quote a prompt that contains ': ')"
+                )
             out.append((tier, text.strip()))
     return out
 

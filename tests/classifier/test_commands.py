@@ -72,3 +72,14 @@ def test_bad_policy_section_is_reported(tmp_path, capsys):
     assert main(["classify", "--policy", str(policy), "hello"]) == 1
     err = capsys.readouterr().err
     assert str(policy) in err and "classifier.thresholds" in err
+
+
+def test_bad_exemplar_file_is_reported(tmp_path, capsys):
+    from .conftest import MODELS
+
+    exemplars = tmp_path / "ex.yaml"
+    exemplars.write_text("simple:\n  - hi: there\n")
+    policy = tmp_path / "p.yaml"
+    policy.write_text(f"classifier:\n  model_dir: {MODELS}\n  exemplars: {exemplars}\n")
+    assert main(["classify", "--policy", str(policy), "hello"]) == 1
+    assert "quote a prompt" in capsys.readouterr().err
