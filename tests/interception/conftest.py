@@ -90,12 +90,10 @@ class EchoServer:
 
 @pytest.fixture
 async def tls_echo(other_ca: trustme.CA) -> AsyncIterator[EchoServer]:
-    """A TLS server for `echo.test` / 127.0.0.1 that answers each line with `echo: <line>`."""
+    """A TLS server for `echo.test` / 127.0.0.1 that answers each line with `echo: <line>`; `peers` holds each client's SNI."""
     peers: list[str] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        ssl_obj = writer.get_extra_info("ssl_object")
-        peers.append(ssl_obj.server_hostname or "" if ssl_obj else "")
         try:
             while line := await reader.readline():
                 writer.write(b"echo: " + line)
@@ -105,7 +103,10 @@ async def tls_echo(other_ca: trustme.CA) -> AsyncIterator[EchoServer]:
         finally:
             writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=_server_ctx(other_ca, "echo.test", "127.0.0.1"))
+    ctx = _server_ctx(other_ca, "echo.test", "127.0.0.1")
+    # Records the SNI each client sent: it must arrive untouched through a blind tunnel.
+    ctx.sni_callback = lambda _obj, name, _ctx: peers.append(name or "")  # type: ignore[assignment]
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=ctx)
     yield EchoServer(server.sockets[0].getsockname()[1], peers)
     server.close()
 
