@@ -54,6 +54,7 @@ def summarize(collapsed: Path, top: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--variant", default="passthrough")
+    p.add_argument("--relay", action="store_true", help="profile bench/naive_relay.py instead, for comparison")
     p.add_argument("--variants-file", default=str(compare.BENCH / "variants.yaml"))
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--concurrency", type=int, default=16)
@@ -89,7 +90,10 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.01)
         ns = argparse.Namespace(variants_file=args.variants_file, variants=args.variant, quick=False)
         skipped: dict[str, str] = {}
-        systems = compare.llm_router_systems(ns, scratch, f"http://127.0.0.1:{port}", skipped)
+        if args.relay:
+            systems = [compare.relay_system(f"http://127.0.0.1:{port}")]
+        else:
+            systems = compare.llm_router_systems(ns, scratch, f"http://127.0.0.1:{port}", skipped)
         if not systems:
             print(f"variant not measurable: {skipped}", file=sys.stderr)
             return 1
@@ -97,11 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         system.start(scratch, proxy_cores)
         compare.warm(system, 200)
         load = compare.Load(scratch, load_cores, use_wrk=True)
-        stem = out / f"{args.variant}-c{args.concurrency}"
+        stem = out / f"{'aiohttp-relay' if args.relay else args.variant}-c{args.concurrency}"
         cmd = [pyspy, "record", "--pid", str(system.proc.pid), "--rate", str(args.rate), "--duration",
-               str(args.seconds), "--function", "--nonblocking", "--format", "raw", "--output", f"{stem}.txt"]
-        if args.native:
-            cmd.append("--native")
+               str(args.seconds), "--function", "--format", "raw", "--output", f"{stem}.txt"]
+        # --native needs the target paused while its stack is read; without it, sample without pausing.
+        cmd.append("--native" if args.native else "--nonblocking")
         spy = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
             result = load.closed_loop(system.url, args.concurrency, args.seconds, 10_000_000)
