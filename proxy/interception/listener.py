@@ -326,11 +326,13 @@ class _Front(asyncio.Protocol):
             self.abort("shutdown")
             raise
         except (OSError, TimeoutError) as exc:
-            self._refuse(502 if not isinstance(exc, TimeoutError) else 504,
-                         f"cannot connect to {target}: {_describe(exc)}", "tunnel_connect_failed")
+            if self.phase != _DONE:
+                self._refuse(502 if not isinstance(exc, TimeoutError) else 504,
+                             f"cannot connect to {target}: {_describe(exc)}", "tunnel_connect_failed")
             return
-        if self.phase == _DONE:  # the client left while we were connecting
-            tunnel.close()
+        if self.phase == _DONE:  # the client left while we were connecting; the tunnel was never counted
+            if tunnel.server.transport is not None:
+                tunnel.server.transport.close()
             return
         transport = self.transport
         assert transport is not None
