@@ -77,10 +77,10 @@ class InterceptionSettings(BaseModel):
     """Largest `CONNECT` request head (request line and headers) accepted, in bytes. A larger one closes the connection with a logged reason."""
 
     handshake_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
-    """Seconds a client has to send its `CONNECT` head and then complete the TLS handshake; a slower connection is closed."""
+    """Seconds a new connection has to send its first request (any kind), and a `CONNECT` client to finish its head and the TLS handshake; a slower connection is closed. Requests after the first are governed by the HTTP server's keep-alive timeout."""
 
     tunnel_connect_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
-    """Seconds to open the TCP connection to a blind tunnel's destination before answering 502."""
+    """Seconds to open the TCP connection to a blind tunnel's destination; past it the client gets 504 (an unreachable destination gets 502 at once)."""
 
     tunnel_idle_s: Annotated[float, Field(gt=0)] = 3600.0
     """Seconds a blind tunnel may carry no bytes in either direction before both sides are closed."""

@@ -260,3 +260,33 @@ async def test_close_stops_accepting(proxy):
     await proxy.listener.close()
     with pytest.raises(OSError):
         await asyncio.open_connection("127.0.0.1", port)
+
+
+async def test_reload_with_a_new_ca_mints_from_it_and_a_broken_one_keeps_the_old(proxy, ca_files, tmp_path):
+    from proxy.interception.ca import CAError, create_ca
+
+    new_cert, new_key = create_ca(tmp_path / "new-ca")
+    proxy.listener.update(InterceptionSettings(ca_cert=str(new_cert), ca_key=str(new_key)), proxy.config_dir)
+    _, writer, _ = await connect_tunnel(proxy.port, "api.openai.com:443")
+    with pytest.raises(ssl.SSLCertVerificationError):  # the leaf now comes from the new CA
+        await writer.start_tls(client_ctx(ca_files.bundle), server_hostname="api.openai.com")
+    writer.close()
+    reader, writer, _ = await connect_tunnel(proxy.port, "api.openai.com:443")
+    await writer.start_tls(client_ctx(new_cert), server_hostname="api.openai.com")
+    await _echo_through(reader, writer)
+    writer.close()
+
+    with pytest.raises(CAError, match="llm-router ca init"):
+        proxy.listener.update(InterceptionSettings(ca_cert="missing.crt", ca_key="missing.key"), proxy.config_dir)
+    reader, writer, _ = await connect_tunnel(proxy.port, "api.openai.com:443")
+    await writer.start_tls(client_ctx(new_cert), server_hostname="api.openai.com")
+    await _echo_through(reader, writer)
+    writer.close()
+
+
+async def test_start_with_a_broken_ca_fails_with_a_fix(tmp_path):
+    from proxy.interception.ca import CAError
+
+    with pytest.raises(CAError, match="llm-router ca init"):
+        await start_listener(web.Server(lambda r: web.Response()), "127.0.0.1", 0,
+                             InterceptionSettings(ca_cert="ca/ca.crt", ca_key="ca/ca.key"), tmp_path)

@@ -84,3 +84,9 @@ async def test_without_extra_ca_certs_our_leaf_is_rejected(proxy):
     assert "UNABLE_TO_VERIFY_LEAF_SIGNATURE" in " ".join(result["error"]) or "certificate" in " ".join(result["error"])
     assert proxy.upstream.requests == []
     assert proxy.listener.stats.closed.get("tls_handshake_failed") == 1
+
+
+async def test_extra_ca_certs_adds_to_the_bundled_roots_so_the_ca_alone_is_enough(proxy, ca_files):
+    env = clean_env(HTTPS_PROXY=proxy.url, NODE_OPTIONS=PRELOAD, NODE_EXTRA_CA_CERTS=str(ca_files.cert))
+    result = await run_client([*CLIENT, "chat"], env)
+    assert result["ok"], result
