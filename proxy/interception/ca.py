@@ -47,7 +47,7 @@ class Leaf:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _new_key() -> ec.EllipticCurvePrivateKey:

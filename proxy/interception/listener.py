@@ -19,17 +19,25 @@ client that vanishes) closes that one connection with a logged reason.
 from __future__ import annotations
 
 import asyncio
-from typing import cast
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import structlog
 from aiohttp import web
 
 from proxy.interception.ca import CAError, key_file_is_private, load_ca
 from proxy.interception.connect import (
-    CONNECT_PREFIX, ESTABLISHED, HEAD_END, Action, BadConnect, Target, decide, parse_head, status_response,
+    CONNECT_PREFIX,
+    ESTABLISHED,
+    HEAD_END,
+    Action,
+    BadConnect,
+    Target,
+    decide,
+    parse_head,
+    status_response,
 )
 from proxy.interception.leaves import HostContext, LeafCache
 from proxy.interception.settings import InterceptionSettings
@@ -148,7 +156,7 @@ _INITIAL, _HEAD, _WORKING, _TLS, _DONE = range(5)
 
 
 class _Front(asyncio.Protocol):
-    __slots__ = ("listener", "transport", "buffer", "phase", "timer", "peer", "target")
+    __slots__ = ("buffer", "listener", "peer", "phase", "target", "timer", "transport")
 
     def __init__(self, listener: Listener):
         self.listener = listener

@@ -11,12 +11,12 @@ or nothing moved for `idle_s`.
 from __future__ import annotations
 
 import asyncio
-from typing import cast
 from collections.abc import Callable
+from typing import cast
 
 
 class _Half(asyncio.Protocol):
-    __slots__ = ("tunnel", "transport", "peer", "eof")
+    __slots__ = ("eof", "peer", "transport", "tunnel")
 
     def __init__(self, tunnel: Tunnel):
         self.tunnel = tunnel

@@ -42,7 +42,7 @@ ANSWER = b'{"id":"chatcmpl-bench","object":"chat.completion","created":0,"model"
 
 
 def _raise_fd_limit() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 

@@ -124,7 +124,7 @@ class Proxy:
 
     @property
     def url(self) -> str:
-        return "http://127.0.0.1:%d" % self.port
+        return f"http://127.0.0.1:{self.port}"
 
 
 StartProxy = Callable[..., Awaitable[Proxy]]

@@ -6,7 +6,13 @@ import ssl
 
 import pytest
 
-from proxy.interception.bundle import BundleError, build_bundle, pem_certificates, system_certificates, write_bundle
+from proxy.interception.bundle import (
+    BundleError,
+    build_bundle,
+    pem_certificates,
+    system_certificates,
+    write_bundle,
+)
 
 
 def test_bundle_has_the_system_store_and_our_ca(ca_files, tmp_path):

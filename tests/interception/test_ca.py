@@ -78,7 +78,7 @@ def test_leaf_is_short_lived_for_its_host_and_signed_by_the_ca(ca):
     assert san.get_values_for_type(x509.DNSName) == ["api.openai.com"]
     assert cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value == x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH])
     assert not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    lifetime = cert.not_valid_after_utc - dt.datetime.now(dt.timezone.utc)
+    lifetime = cert.not_valid_after_utc - dt.datetime.now(dt.UTC)
     assert dt.timedelta(days=6) < lifetime <= dt.timedelta(days=7)
     assert isinstance(leaf.key, ec.EllipticCurvePrivateKey)
 

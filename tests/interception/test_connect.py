@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from proxy.interception.connect import Action, BadConnect, Target, decide, host_matches, parse_head, status_response
+from proxy.interception.connect import (
+    Action,
+    BadConnect,
+    Target,
+    decide,
+    host_matches,
+    parse_head,
+    status_response,
+)
 from proxy.interception.settings import InterceptionSettings
 
 

@@ -40,7 +40,7 @@ async def test_blind_tunnel_reaches_the_real_server_and_its_certificate(proxy, t
 
 
 async def test_our_ca_is_not_what_a_blind_tunnel_serves(proxy, tls_echo, ca_files):
-    reader, writer, _ = await connect_tunnel(proxy.port, f"127.0.0.1:{tls_echo.port}")
+    _, writer, _ = await connect_tunnel(proxy.port, f"127.0.0.1:{tls_echo.port}")
     with pytest.raises(ssl.SSLCertVerificationError):
         await writer.start_tls(_trusting(ca_files.cert), server_hostname="echo.test")
     writer.close()

@@ -24,7 +24,7 @@ def _guarded_getaddrinfo(host, *args, **kwargs):  # type: ignore[no-untyped-def]
 
 socket.getaddrinfo = _guarded_getaddrinfo
 
-import openai  # noqa: E402  (after the guard, so the SDK's own imports see it)
+import openai
 
 
 def main() -> None:
