@@ -1,0 +1,130 @@
+"""Classifier latency and memory benchmark (a harness, not a test).
+
+    python bench/bench_classifier.py [--data LABELED.jsonl] [--repeat 20]
+
+Measures, on one thread:
+  * rules + ONNX TF-IDF per request (what every request pays), p50/p99;
+  * the embedding stage alone (MiniLM int8 + exemplar lookup), p50/p99;
+  * the full cascade as served (embedding only for ambiguous requests);
+  * RSS added by loading rules + TF-IDF and by the embedding stage, each in
+    a fresh interpreter so earlier imports do not hide the cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO / "tests" / "classifier" / "data" / "sample_dev.jsonl"
+
+RSS_PROBE = """
+import json, sys
+from pathlib import Path
+def rss():
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1]) / 1024
+import proxy.classifier as pc
+base = rss()
+stages = sys.argv[1].split(',')
+c = pc.Classifier.load(pc.ClassifierSettings(stages=stages), Path(sys.argv[2]))
+for i in range(300):
+    c.classify({'messages': [{'role': 'user', 'content': f'how do I fix error {i} in my python script?'}]})
+print(json.dumps({'base_mb': base, 'loaded_mb': rss()}))
+"""
+
+
+def requests_from(path: Path) -> list[dict]:
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if "messages" in row:
+            out.append({"messages": row["messages"]})
+        else:
+            out.append({"model": "gpt-4o", "messages": [{"role": "user", "content": row["text"]}]})
+    # Shapes the labeled data lacks: system prompt, multi-turn, tools, JSON mode.
+    out.append({"messages": [{"role": "system", "content": "You are a support bot. " * 20},
+                             {"role": "user", "content": "where is my order?"},
+                             {"role": "assistant", "content": "Let me check."},
+                             {"role": "user", "content": "it was due yesterday"}],
+                "tools": [{"type": "function", "function": {"name": "track", "parameters": {}}}]})
+    out.append({"messages": [{"role": "user", "content": "extract the names as json: Ann met Bob."}],
+                "response_format": {"type": "json_object"}})
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def timed(fn, items, repeat: int) -> list[float]:
+    for item in items[:20]:
+        fn(item)  # warm-up: first calls allocate ONNX buffers
+    samples = []
+    for _ in range(repeat):
+        for item in items:
+            start = time.perf_counter()
+            fn(item)
+            samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def report(name: str, samples: list[float]) -> dict:
+    row = {"p50_ms": round(pct(samples, 50), 4), "p99_ms": round(pct(samples, 99), 4), "n": len(samples)}
+    print(f"{name:34s} p50 {row['p50_ms']:8.4f} ms   p99 {row['p99_ms']:8.4f} ms   n={row['n']}")
+    return row
+
+
+def rss(stages: str, policies: Path) -> dict:
+    done = subprocess.run([sys.executable, "-c", RSS_PROBE, stages, str(policies)],
+                          capture_output=True, text=True, check=True, cwd=REPO)
+    data = json.loads(done.stdout.strip().splitlines()[-1])
+    added = data["loaded_mb"] - data["base_mb"]
+    print(f"RSS added by [{stages}]: {added:.1f} MB (from {data['base_mb']:.1f} to {data['loaded_mb']:.1f} MB)")
+    return {"stages": stages, "added_mb": round(added, 1)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--policies", type=Path, default=REPO / "policies")
+    args = parser.parse_args()
+
+    from proxy.classifier import Classifier, ClassifierSettings
+    from proxy.classifier.features import bounded_text
+    from proxy.classifier.request_text import view_of_request
+
+    items = requests_from(args.data)
+    print(f"{len(items)} requests from {args.data}, x{args.repeat}")
+    results = {}
+    cheap = Classifier.load(ClassifierSettings(stages=["rules", "tfidf"]), args.policies)
+    results["rules+tfidf"] = report("rules + ONNX TF-IDF", timed(cheap.classify, items, args.repeat))
+    full = Classifier.load(ClassifierSettings(), args.policies)
+    texts = [bounded_text(view_of_request(r).text, 6000) for r in items]
+    reaching = [full._cheap(view_of_request(r)).text for r in items if full._cheap(view_of_request(r)).ambiguous]
+    short = [t for t in texts if len(t.split()) <= 20]
+    embed_repeat = max(1, args.repeat // 4)
+    results["embedding"] = report("embedding stage, all texts", timed(full._embedding.score, texts, embed_repeat))
+    results["embedding_short"] = report("embedding stage, texts <= 20 words", timed(full._embedding.score, short, embed_repeat))
+    if reaching:
+        results["embedding_reached"] = report("embedding stage, texts that reach it",
+                                              timed(full._embedding.score, reaching, 4 * embed_repeat))
+    ambiguous = len(reaching)
+    results["cascade"] = report("full cascade (inline)", timed(full.classify, items, max(1, args.repeat // 4)))
+    print(f"share of requests sent to the embedding stage: {ambiguous / len(items):.1%}")
+    results["rss"] = [rss("rules,tfidf", args.policies), rss("rules,tfidf,embedding", args.policies)]
+    full.close()
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
