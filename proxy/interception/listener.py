@@ -121,6 +121,11 @@ class Listener:
     def leaves(self) -> LeafCache | None:
         return self.state.leaves
 
+    @property
+    def watched(self) -> tuple[Path, ...]:
+        """The CA files in use: a config watcher that also watches these can call `update` when a Secret rotates."""
+        return self.state.ca_files or ()
+
     def update(self, settings: InterceptionSettings | None, config_dir: Path) -> None:
         """Use new settings for new connections; raises `CAError` (keeping the old ones) if the CA cannot be loaded."""
         self.state = build_state(settings, config_dir, self.state)

@@ -289,3 +289,9 @@ async def test_start_with_a_broken_ca_fails_with_a_fix(tmp_path):
     with pytest.raises(CAError, match="llm-router ca init"):
         await start_listener(web.Server(lambda r: web.Response()), "127.0.0.1", 0,
                              InterceptionSettings(ca_cert="ca/ca.crt", ca_key="ca/ca.key"), tmp_path)
+
+
+async def test_watched_names_the_ca_files(proxy, ca_files):
+    assert proxy.listener.watched == (ca_files.cert.resolve(), ca_files.key.resolve())
+    proxy.listener.update(None, proxy.config_dir)
+    assert proxy.listener.watched == ()
