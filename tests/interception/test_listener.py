@@ -295,3 +295,16 @@ async def test_watched_names_the_ca_files(proxy, ca_files):
     assert proxy.listener.watched == (ca_files.cert.resolve(), ca_files.key.resolve())
     proxy.listener.update(None, proxy.config_dir)
     assert proxy.listener.watched == ()
+
+
+async def test_oversized_request_inside_a_tunnel_closes_only_that_tunnel(proxy, ca_files):
+    other_reader, other_writer = await _intercepted(proxy, ca_files)
+    reader, writer = await _intercepted(proxy, ca_files)
+    # Past the web.Server's max_field_size (64 KiB): aiohttp's parser answers 400 and closes.
+    writer.write(b"GET /echo/x HTTP/1.1\r\nHost: api.openai.com\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n")
+    answer = await asyncio.wait_for(reader.read(), 5)
+    assert answer.startswith(b"HTTP/1.") and b" 400 " in answer.split(b"\r\n")[0]
+    writer.close()
+    await _echo_through(other_reader, other_writer)
+    other_writer.close()
+    assert [r.path for r in proxy.upstream.requests] == ["/echo/x"]  # only the healthy tunnel's request
