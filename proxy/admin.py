@@ -90,6 +90,8 @@ def prometheus_text(sidecar: Sidecar) -> str:
         f'llm_router_config_reloads_total{{result="applied"}} {watcher.reloads_ok if watcher else 0}',
         f'llm_router_config_reloads_total{{result="rejected"}} {watcher.reloads_failed if watcher else 0}',
     ]
+    if sidecar.telemetry is not None:
+        lines += sidecar.telemetry.prometheus_lines()
     return "\n".join(lines) + "\n"
 
 

@@ -14,6 +14,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 from dataclasses import dataclass, field
 
 import structlog
@@ -23,15 +24,15 @@ from proxy import logs
 from proxy.config import ConfigError, Loaded
 from proxy.config.address import parse_hostport
 from proxy.config.watcher import ConfigWatcher
-from proxy.http.errors import BadRequest, ProxyError
-from proxy.http.relay import RelayResult, relay
 from proxy.http.upstream import UpstreamClient, UpstreamPool
+from proxy.observe import Observer
+from proxy.pipeline import Pipeline
+from proxy.record import RequestRecord
+from proxy.routing.shadow import ShadowRunner
 from proxy.routing.table import RouteTable
 
 log = structlog.get_logger("llm_router")
 access = structlog.get_logger("llm_router.access")
-
-ROUTE_HEADER = "x-llm-router-route"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +43,14 @@ class Runtime:
     upstreams: Mapping[str, UpstreamClient]
     max_body: int
     access_log: bool
+    router: Any  # proxy.routing.router.Router | None
 
 
 @dataclass
 class Counters:
     requests: dict[tuple[str, int], int] = field(default_factory=dict)
     client_disconnects: int = 0
+    fail_open: int = 0
 
     def count(self, route: str, status: int) -> None:
         key = (route, status)
@@ -66,13 +69,18 @@ class Sidecar:
         # Request ids: a random per-process prefix and a counter; unique without a syscall per request.
         self._id_prefix = os.urandom(4).hex()
         self._id_counter = itertools.count(1)
-        self._initial = loaded
         self.runtime: Runtime | None = None
         self.watcher: ConfigWatcher | None = None
         self.listen_address: tuple[str, int] | None = None
         self.admin_address: tuple[str, int] | None = None
+        self.telemetry: Any = None
+        self._retired_telemetry: list[Any] = []
+        self.capture_content = False
+        self.shadow = ShadowRunner(loaded.config.shadow, loaded.prices)
+        self.pipeline = Pipeline(self)
+        self.handle = self.pipeline.handle
 
-    def _request_id(self) -> str:
+    def next_request_id(self) -> str:
         return f"{self._id_prefix}{next(self._id_counter):08x}"
 
     def apply(self, loaded: Loaded) -> Runtime:
@@ -86,105 +94,66 @@ class Sidecar:
             upstreams=self.pool.sync(dict(config.upstreams), loaded.config_path),
             max_body=int(config.limits.max_body_mb * 1024 * 1024),
             access_log=config.logging.access_log,
+            router=loaded.router,
         )
+        self.shadow.prices = loaded.prices
+        self.shadow.reconfigure(config.shadow)
+        self._apply_telemetry(loaded)
         return self.runtime
 
-    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
-        started = time.perf_counter()
-        runtime = self.runtime
-        assert runtime is not None
-        self.inflight += 1
-        result = RelayResult()
-        route_name = "-"
-        upstream_name = "-"
-        bytes_in = 0
-        try:
-            if request.method == "CONNECT":
-                raise BadRequest(
-                    "CONNECT is not accepted on this listener; point the app at it with OPENAI_BASE_URL instead",
-                    status=405,
-                    code="connect_not_supported",
-                )
-            body = await _read_body(request, runtime.max_body)
-            bytes_in = len(body) if body else 0
-            headers = request.headers
-            model = _sniff_model(body) if runtime.routes.needs_model else None
-            route = runtime.routes.select(request.path, headers, model, headers.get(ROUTE_HEADER))
-            route_name = route.name
-            upstream = runtime.upstreams[route.upstream]
-            upstream_name = upstream.name
-            response = await relay(request, body, upstream, result)
-        except ProxyError as exc:
-            result.status = exc.status
-            result.error = exc.code
-            response = exc.response()
-        except (ConnectionResetError, asyncio.CancelledError):
-            # The app went away; the upstream call was closed on the way out.
-            self.counters.client_disconnects += 1
-            result.error = result.error or "client_disconnected"
-            result.status = 499
-            raise
-        finally:
-            self.inflight -= 1
-            self.counters.count(route_name, result.status)
-            if runtime.access_log:
-                access.info(
-                    "request",
-                    request_id=self._request_id(),
-                    method=request.method,
-                    path=request.path,
-                    route=route_name,
-                    upstream=upstream_name,
-                    status=result.status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
-                    upstream_ms=round(result.upstream_headers_ms, 3),
-                    bytes_in=bytes_in,
-                    bytes_out=result.bytes_out,
-                    streamed=result.streamed,
-                    upstream_request_id=result.upstream_request_id,
-                    error=result.error,
-                )
-        return response
+    def _apply_telemetry(self, loaded: Loaded) -> None:
+        from proxy.telemetry import Telemetry
 
+        settings = loaded.config.telemetry
+        current = self.telemetry
+        if current is not None and current.settings == settings:
+            current.prices = loaded.prices
+            return
+        self.telemetry = Telemetry.create(settings, loaded.prices)
+        self.capture_content = settings.capture_content
+        self.shadow.telemetry = self.telemetry
+        self.shadow.capture_content = settings.capture_content
+        if current is not None:
+            self._retired_telemetry.append(current)
 
-async def _read_body(request: web.BaseRequest, limit: int) -> bytes | None:
-    if not request.body_exists:
-        return None
-    length = request.content_length
-    if length is not None and length > limit:
-        raise _too_large(length, limit)
-    if length is not None:
-        return await request.content.read()
-    # Chunked upload: read with a running total so an endless body cannot exhaust memory.
-    parts = []
-    size = 0
-    async for chunk in request.content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(size, limit)
-        parts.append(chunk)
-    return b"".join(parts)
+    def finish(self, record: RequestRecord, span: Any, runtime: Runtime) -> None:
+        """Account for a finished request: counters, span, access log line."""
+        self.counters.count(record.route, record.status)
+        self.telemetry.finish(record, span)
+        if runtime.access_log:
+            access.info(
+                "request",
+                request_id=record.request_id,
+                trace_id=span.trace_id,
+                method=record.method,
+                path=record.path,
+                route=record.route,
+                mode=record.mode,
+                arm=record.arm,
+                upstream=record.upstream,
+                status=record.status,
+                duration_ms=round(record.duration_ms, 3),
+                upstream_ms=round(record.upstream_ms, 3),
+                first_chunk_ms=round(record.first_chunk_ms, 3) if record.first_chunk_ms is not None else None,
+                classify_ms=round(record.classify_ms, 3) if record.classify_ms is not None else None,
+                bytes_in=record.bytes_in,
+                bytes_out=record.bytes_out,
+                streamed=record.streamed,
+                requested_model=record.requested_model,
+                model_used=record.model_used or record.response_model,
+                classified_intent=record.tier or ("unknown" if record.fail_open else None),
+                score=record.score,
+                estimated_cost=record.cost_usd,
+                savings=record.savings_usd,
+                escalated=record.escalated or None,
+                fail_open=record.fail_open or None,
+                upstream_request_id=record.upstream_request_id,
+                error=record.error,
+            )
 
-
-def _too_large(size: int, limit: int) -> BadRequest:
-    return BadRequest(
-        f"request body of {size} bytes is larger than the limit of {limit} bytes; raise limits.max_body_mb in proxy.yaml",
-        status=413,
-        code="request_too_large",
-    )
-
-
-def _sniff_model(body: bytes | None) -> str | None:
-    if not body or body[:1] != b"{":
-        return None
-    import orjson
-
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    model = parsed.get("model") if isinstance(parsed, dict) else None
-    return model if isinstance(model, str) else None
+    def observer(self, record: RequestRecord, payload: dict[str, Any] | None, hide_usage: bool) -> Observer:
+        keep_text = self.capture_content or record.extra.get("shadow") == "started"
+        return Observer(record, payload, hide_usage, keep_text)
 
 
 async def serve(
@@ -207,7 +176,7 @@ async def serve(
             loop.add_signal_handler(sig, stop.set)
 
     server = web.Server(
-        sidecar.handle,
+        sidecar.pipeline.handle,
         handler_cancellation=True,
         access_log=None,
         auto_decompress=False,
@@ -241,7 +210,10 @@ async def serve(
         await watcher.stop()
         await runner.cleanup()
         await admin_runner.cleanup()
+        await sidecar.shadow.close(wait_s=min(drain, 5.0))
         await sidecar.pool.close()
+        for telemetry in [sidecar.telemetry, *sidecar._retired_telemetry]:
+            await telemetry.shutdown()
         log.info("llm-router stopped")
         logs.flush()
     return 0

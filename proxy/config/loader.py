@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -18,9 +19,11 @@ from proxy.config.yamlsource import YamlError, read_yaml
 @dataclass(frozen=True)
 class Loaded:
     config: ProxyConfig
-    policy: object | None  # proxy.config.policy.Policy; imported lazily, it pulls in the classifier settings
+    policy: Any  # proxy.config.policy.Policy | None; imported lazily, it pulls in the classifier settings
     config_path: Path
     policy_path: Path | None
+    prices: Any = None  # proxy.pricing.PriceTable
+    router: Any = None  # proxy.routing.router.Router | None
 
     @property
     def watched(self) -> tuple[Path, ...]:
@@ -46,7 +49,8 @@ def load_policy(path: Path) -> object:
     return _validate(path, Policy)
 
 
-def load(path: str | os.PathLike[str]) -> Loaded:
+def load(path: str | os.PathLike[str], previous: Loaded | None = None) -> Loaded:
+    """Load and check `path`; `previous` lets a reload reuse what did not change (the classifier)."""
     config_path = Path(path)
     config = _validate(config_path, ProxyConfig)
     assert isinstance(config, ProxyConfig)
@@ -72,7 +76,16 @@ def load(path: str | os.PathLike[str]) -> Loaded:
             problems.extend(exc.problems)
     if problems:
         raise ConfigError(problems)
-    return Loaded(config=config, policy=policy, config_path=config_path, policy_path=policy_path)
+    from proxy.pricing import PriceTable
+
+    prices = PriceTable.load(policy.prices if policy is not None else {})
+    router = None
+    if policy is not None and policy_path is not None:
+        from proxy.routing.router import build_router
+
+        router = build_router(policy, policy_path, previous.router if previous is not None else None)
+    return Loaded(config=config, policy=policy, config_path=config_path, policy_path=policy_path,
+                  prices=prices, router=router)
 
 
 def resolve(config_path: Path, value: str) -> Path:

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 
 from proxy.classifier.settings import ClassifierSettings
 from proxy.config.schema import Strict
+from proxy.pricing import PriceOverride
 
 Tier = Literal["simple", "standard", "complex"]
 TIERS: tuple[Tier, ...] = ("simple", "standard", "complex")
@@ -63,3 +64,5 @@ class Policy(Strict):
     """How requests are classified into tiers."""
     guardrail: Guardrail = Guardrail()
     """Post-generation quality check for cheap answers."""
+    prices: dict[str, PriceOverride] = {}
+    """USD prices per model that override the bundled price table (negotiated prices, models it lacks)."""

@@ -13,10 +13,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from proxy.config.address import parse_hostport
+from proxy.telemetry.settings import TelemetrySettings
 
 Mode = Literal["passthrough", "shadow", "canary"]
-#: Modes the running version implements; the others are rejected by `check`.
-IMPLEMENTED_MODES: frozenset[str] = frozenset({"passthrough"})
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
@@ -113,6 +112,8 @@ class Route(Strict):
     """What keeps a user in one arm across requests: `header:NAME` (a request header) or `user` (the OpenAI `user` field). Unset: each request is assigned on its own."""
     upstream: str = "openai"
     """Name of the entry in `upstreams` that this route's requests go to."""
+    salt: str | None = None
+    """Salt of the rollout hash. Unset: the route name. Change it to reshuffle which users are in the router arm."""
 
     @field_validator("name")
     @classmethod
@@ -128,15 +129,17 @@ class Route(Strict):
             return v
         raise ValueError(f"sticky '{v}' must be 'user' or 'header:NAME' (for example header:x-user-id)")
 
-    @field_validator("mode")
-    @classmethod
-    def _implemented(cls, v: str) -> str:
-        if v not in IMPLEMENTED_MODES:
-            raise ValueError(
-                f"mode '{v}' is not available in this version of llm-router; use mode: passthrough "
-                "(supported: " + ", ".join(sorted(IMPLEMENTED_MODES)) + ")"
-            )
-        return v
+
+
+class Shadow(Strict):
+    max_concurrency: Annotated[int, Field(ge=1, le=10_000)] = 8
+    """Shadow calls running at once; shadow work beyond it is dropped and counted, never queued."""
+    timeout_s: Annotated[float, Field(gt=0)] = 60.0
+    """Deadline for one shadow call, including waiting for the primary answer to compare."""
+    daily_budget_usd: Annotated[float, Field(ge=0)] = 20.0
+    """Most USD spent on shadow calls per UTC day; past it, shadowing pauses until the next day (logged and counted)."""
+    log: str | None = "shadow.jsonl"
+    """JSONL file that gets one diff record per shadowed request, relative to the working directory. null: no file (spans only)."""
 
 
 class Limits(Strict):
@@ -167,6 +170,10 @@ class ProxyConfig(Strict):
     """Named upstreams. `openai` is used by routes that name none."""
     routes: list[Route] = []
     """Routes, first match wins. A request that matches none is passed through to the `openai` upstream."""
+    telemetry: TelemetrySettings = TelemetrySettings()
+    """OpenTelemetry export (traces and metrics over OTLP) and content capture."""
+    shadow: Shadow = Shadow()
+    """Background calls to the router's choice in shadow mode."""
     limits: Limits = Limits()
     """Request size limits."""
     logging: Logging = Logging()
@@ -184,6 +191,13 @@ class ProxyConfig(Strict):
 
     @model_validator(mode="after")
     def _references(self) -> ProxyConfig:
+        if self.policy is None:
+            for i, route in enumerate(self.routes):
+                if route.mode != "passthrough":
+                    raise ValueError(
+                        f"routes[{i}] ('{route.name}') has mode {route.mode}, which needs a routing policy; "
+                        "set `policy:` (for example policies/default.yaml) or use mode: passthrough"
+                    )
         catch_all = any(r.match == Match() for r in self.routes)
         if "openai" not in self.upstreams and not catch_all:
             raise ValueError(

@@ -67,7 +67,7 @@ class ConfigWatcher:
             return None
         self._seen = seen
         try:
-            loaded = await asyncio.to_thread(load, self.current.config_path)
+            loaded = await asyncio.to_thread(load, self.current.config_path, self.current)
         except ConfigError as exc:
             self.reloads_failed += 1
             self.last_error = str(exc)

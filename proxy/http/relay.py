@@ -1,10 +1,11 @@
-"""Forward one request to an upstream and relay the answer back as it arrives.
+"""Send one request to an upstream, and relay its answer back as it arrives.
 
-Small bodies are read whole and answered in one write; event streams and large
-or unsized bodies are relayed chunk by chunk, never buffered. The upstream's
-status, headers and bytes reach the app unchanged; only the proxy's own
-failures (no connection, deadline passed, upstream broke mid-answer) become
-an OpenAI-shaped error.
+`send` opens the upstream exchange and maps the proxy's own failures (no
+connection, deadline passed) to an OpenAI-shaped error. `respond` relays the
+upstream's status, headers and bytes unchanged: small bodies in one write,
+event streams and large or unsized bodies chunk by chunk, never buffered.
+`read_body` reads a whole answer for callers that must look at it before the
+app does (the guardrail, shadow calls).
 """
 
 from __future__ import annotations
@@ -12,52 +13,49 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from typing import Protocol
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
 
 from proxy.http.errors import ProxyError, UpstreamTimeout, UpstreamUnreachable
-from proxy.http.headers import client_response_headers, upstream_request_headers
+from proxy.http.headers import client_response_headers
 from proxy.http.upstream import UpstreamClient
+from proxy.record import RequestRecord
 
 # Bodies up to this size with a known length are answered in one piece.
-_BUFFER_LIMIT = 1 << 20
+BUFFER_LIMIT = 1 << 20
 
 
-@dataclass(slots=True)
-class RelayResult:
-    status: int = 0
-    bytes_out: int = 0
-    upstream_headers_ms: float = 0.0
-    streamed: bool = False
-    upstream_request_id: str | None = None
-    error: str | None = None
+class StreamTap(Protocol):
+    """Sees every chunk of a relayed stream; returns the bytes the app should get."""
+
+    def feed(self, chunk: bytes) -> bytes: ...
+
+    def close(self) -> bytes: ...
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+def _describe(exc: BaseException | None) -> str:
+    text = (str(exc) or type(exc).__name__) if exc is not None else "unknown error"
     return text[:300]
 
 
-async def relay(
-    request: web.BaseRequest,
-    body: bytes | None,
+async def send(
     upstream: UpstreamClient,
-    result: RelayResult,
-    response_headers: dict[str, str] | None = None,
-) -> web.StreamResponse:
-    url = upstream.url_for(request.raw_path)
-    headers = upstream_request_headers(request.headers, upstream.extra_headers)
-    timeouts = upstream.timeouts
+    method: str,
+    raw_path: str,
+    headers: CIMultiDict[str],
+    body: bytes | None,
+) -> aiohttp.ClientResponse:
+    url = upstream.url_for(raw_path)
     # aiohttp sends bytes objects over 1 MiB from a file-like payload; say so up front instead of being warned.
-    data: bytes | io.BytesIO | None = io.BytesIO(body) if body is not None and len(body) > _BUFFER_LIMIT else body
-    started = time.perf_counter()
+    data: bytes | io.BytesIO | None = io.BytesIO(body) if body is not None and len(body) > BUFFER_LIMIT else body
+    timeouts = upstream.timeouts
     try:
         async with asyncio.timeout(timeouts.first_byte_s):
-            upstream_resp = await upstream.session.request(
-                request.method, url, data=data, headers=headers, allow_redirects=False
-            )
+            return await upstream.session.request(method, url, data=data, headers=headers, allow_redirects=False)
     except aiohttp.ConnectionTimeoutError:
         raise UpstreamTimeout(
             f"llm-router could not connect to upstream '{upstream.name}' ({upstream.base_url}) "
@@ -80,26 +78,18 @@ async def relay(
             f"upstream '{upstream.name}' ({upstream.base_url}) failed before answering: {_describe(exc)}",
             code="upstream_connection_error",
         ) from None
-    result.upstream_headers_ms = (time.perf_counter() - started) * 1000
-    result.status = upstream_resp.status
-    result.upstream_request_id = upstream_resp.headers.get("x-request-id")
-    try:
-        out_headers = client_response_headers(upstream_resp.headers)
-        if response_headers:
-            out_headers.update(response_headers)
-        length = upstream_resp.content_length
-        is_sse = upstream_resp.content_type == "text/event-stream"
-        if not is_sse and length is not None and length <= _BUFFER_LIMIT:
-            data = await _read_all(upstream_resp, upstream)
-            result.bytes_out = len(data)
-            return web.Response(status=upstream_resp.status, reason=upstream_resp.reason, body=data, headers=out_headers)
-        result.streamed = True
-        return await _stream(request, upstream_resp, upstream, out_headers, length, is_sse, result)
-    finally:
-        upstream_resp.release()
 
 
-async def _read_all(upstream_resp: aiohttp.ClientResponse, upstream: UpstreamClient) -> bytes:
+def is_event_stream(upstream_resp: aiohttp.ClientResponse) -> bool:
+    return upstream_resp.content_type == "text/event-stream"
+
+
+def buffered(upstream_resp: aiohttp.ClientResponse) -> bool:
+    length = upstream_resp.content_length
+    return not is_event_stream(upstream_resp) and length is not None and length <= BUFFER_LIMIT
+
+
+async def read_body(upstream_resp: aiohttp.ClientResponse, upstream: UpstreamClient) -> bytes:
     try:
         return await upstream_resp.read()
     except TimeoutError:
@@ -115,19 +105,60 @@ async def _read_all(upstream_resp: aiohttp.ClientResponse, upstream: UpstreamCli
         ) from None
 
 
+def buffered_response(
+    upstream_resp: aiohttp.ClientResponse, data: bytes, extra_headers: Mapping[str, str] | None
+) -> web.Response:
+    headers = client_response_headers(upstream_resp.headers)
+    if extra_headers:
+        headers.update(extra_headers)
+    return web.Response(status=upstream_resp.status, reason=upstream_resp.reason, body=data, headers=headers)
+
+
+async def respond(
+    request: web.BaseRequest,
+    upstream_resp: aiohttp.ClientResponse,
+    upstream: UpstreamClient,
+    record: RequestRecord,
+    extra_headers: Mapping[str, str] | None = None,
+    tap: StreamTap | None = None,
+    on_body: object = None,
+) -> web.StreamResponse:
+    """Relay the upstream's answer to the app; `on_body(bytes)` sees a buffered body."""
+    record.status = upstream_resp.status
+    record.upstream_request_id = upstream_resp.headers.get("x-request-id")
+    try:
+        if buffered(upstream_resp):
+            data = await read_body(upstream_resp, upstream)
+            record.bytes_out = len(data)
+            if on_body is not None:
+                on_body(data)  # type: ignore[operator]
+            return buffered_response(upstream_resp, data, extra_headers)
+        record.streamed = True
+        return await _stream(request, upstream_resp, upstream, record, extra_headers, tap)
+    finally:
+        upstream_resp.release()
+
+
 async def _stream(
     request: web.BaseRequest,
     upstream_resp: aiohttp.ClientResponse,
     upstream: UpstreamClient,
-    out_headers: object,
-    length: int | None,
-    is_sse: bool,
-    result: RelayResult,
+    record: RequestRecord,
+    extra_headers: Mapping[str, str] | None,
+    tap: StreamTap | None,
+    held: list[bytes] | None = None,
 ) -> web.StreamResponse:
-    out = web.StreamResponse(status=upstream_resp.status, reason=upstream_resp.reason, headers=out_headers)
-    if length is not None:
+    headers = client_response_headers(upstream_resp.headers)
+    if extra_headers:
+        headers.update(extra_headers)
+    is_sse = is_event_stream(upstream_resp)
+    out = web.StreamResponse(status=upstream_resp.status, reason=upstream_resp.reason, headers=headers)
+    length = upstream_resp.content_length
+    if length is not None and tap is None:
         out.content_length = length
     await out.prepare(request)
+    for chunk in held or ():
+        await out.write(chunk)
     idle_s = upstream.timeouts.stream_idle_s
     loop = asyncio.get_running_loop()
     failure: ProxyError | None = None
@@ -140,8 +171,17 @@ async def _stream(
                 chunk = await upstream_resp.content.readany()
                 if not chunk:
                     complete = True
+                    if tap is not None and (rest := tap.close()):
+                        record.bytes_out += len(rest)
+                        await out.write(rest)
                     break
-                result.bytes_out += len(chunk)
+                if record.first_chunk_ms is None:
+                    record.first_chunk_ms = (time.perf_counter() - record.started) * 1000
+                if tap is not None:
+                    chunk = tap.feed(chunk)
+                    if not chunk:
+                        continue
+                record.bytes_out += len(chunk)
                 await out.write(chunk)
     except TimeoutError:
         if idle.expired():
@@ -167,7 +207,7 @@ async def _stream(
             # Closing (not releasing) drops the upstream connection, which stops the generation there.
             upstream_resp.close()
     if failure is not None:
-        result.error = failure.code
+        record.error = failure.code
         if is_sse:
             # An error event is what OpenAI's own streams send; the SDKs raise it as an APIError.
             await out.write(b"data: " + failure.body() + b"\n\n")
@@ -178,3 +218,21 @@ async def _stream(
         return out
     await out.write_eof()
     return out
+
+
+async def respond_held(
+    request: web.BaseRequest,
+    upstream_resp: aiohttp.ClientResponse,
+    upstream: UpstreamClient,
+    record: RequestRecord,
+    held: list[bytes],
+    extra_headers: Mapping[str, str] | None = None,
+    tap: StreamTap | None = None,
+) -> web.StreamResponse:
+    """Continue a stream whose first chunks were held back (and checked) before the app saw them."""
+    record.status = upstream_resp.status
+    record.streamed = True
+    try:
+        return await _stream(request, upstream_resp, upstream, record, extra_headers, tap, held)
+    finally:
+        upstream_resp.release()

@@ -25,6 +25,7 @@ class CompiledRoute:
     percent: float
     sticky: str | None
     upstream: str
+    salt: str
     path: str | None
     path_is_prefix: bool
     headers: tuple[tuple[str, str], ...]
@@ -60,6 +61,7 @@ def compile_route(route: Route) -> CompiledRoute:
         percent=route.percent,
         sticky=route.sticky,
         upstream=route.upstream,
+        salt=route.salt if route.salt is not None else route.name,
         path=path[:-1] if prefix and path else path,
         path_is_prefix=prefix,
         headers=tuple((k.lower(), v) for k, v in route.match.headers.items()),
@@ -78,7 +80,7 @@ class RouteTable:
     def build(cls, routes: list[Route]) -> RouteTable:
         compiled = tuple(compile_route(r) for r in routes)
         fallback = CompiledRoute(
-            name=UNMATCHED, mode="passthrough", percent=0.0, sticky=None, upstream="openai",
+            name=UNMATCHED, mode="passthrough", percent=0.0, sticky=None, upstream="openai", salt=UNMATCHED,
             path=None, path_is_prefix=False, headers=(), model=None,
         )
         return cls(

@@ -17,10 +17,10 @@ def test_repository_config_checks_clean(capsys):
 
 def test_bad_config_exits_1_with_each_problem(tmp_path, capsys):
     bad = tmp_path / "proxy.yaml"
-    bad.write_text("listen: 127.0.0.1:8080\nroutes:\n  - name: a\n    mode: shadow\n    percentt: 5\n")
+    bad.write_text("listen: 127.0.0.1:8080\nroutes:\n  - name: a\n    mode: shadoww\n    percentt: 5\n")
     assert main(["check", "-c", str(bad)]) == 1
     err = capsys.readouterr().err.splitlines()
-    assert f"{bad}:4: routes[0].mode: mode 'shadow' is not available in this version of llm-router; use mode: passthrough (supported: passthrough)" in err
+    assert f"{bad}:4: routes[0].mode: Input should be 'passthrough', 'shadow' or 'canary', got 'shadoww'" in err
     assert any(line.startswith(f"{bad}:5: routes[0].percentt: unknown key 'percentt'") for line in err)
     assert err[-1] == "2 problem(s) found"
 

@@ -52,7 +52,7 @@ CASES = [
     ("upstreams:\n  openai:\n    timeouts: {connect_s: 0}\n", "proxy.yaml:3: upstreams.openai.timeouts.connect_s: Input should be greater than 0"),
     ("routes:\n  - match: {path: /v1/*}\n", "proxy.yaml:2: routes[0].name: required key is missing; add it"),
     ("routes:\n  - name: a\n    mode: canry\n", "proxy.yaml:3: routes[0].mode: Input should be 'passthrough', 'shadow' or 'canary'"),
-    ("routes:\n  - name: a\n    mode: canary\n    percent: 5\n", "proxy.yaml:3: routes[0].mode: mode 'canary' is not available in this version of llm-router; use mode: passthrough"),
+    ("routes:\n  - name: a\n    mode: canary\n    percent: 5\n", "routes[0] ('a') has mode canary, which needs a routing policy; set `policy:`"),
     ("routes:\n  - name: a\n    percent: 101\n", "proxy.yaml:3: routes[0].percent: Input should be less than or equal to 100"),
     ("routes:\n  - name: a\n    sticky: cookie\n", "proxy.yaml:3: routes[0].sticky: sticky 'cookie' must be 'user' or 'header:NAME'"),
     ("routes:\n  - name: a\n    match: {path: v1/chat}\n", "proxy.yaml:3: routes[0].match.path: path 'v1/chat' must start with '/'"),
@@ -80,6 +80,12 @@ def test_every_problem_is_reported_at_once(tmp_path):
     assert len(found) == 3
 
 
+def test_missing_classifier_artifacts_are_a_config_problem(tmp_path):
+    write(tmp_path, "tiers:\n  simple: {model: m}\n  standard: {model: m}\n  complex: {model: m}\n", "policy.yaml")
+    found = problems(tmp_path, "policy: policy.yaml\n")
+    assert any("policy.yaml: classifier: cannot load the classifier from" in p and "llm-router train" in p for p in found), found
+
+
 def test_invalid_policy_is_reported_with_its_file_and_line(tmp_path):
     write(tmp_path, "tiers:\n  simple: {model: m}\n  standard: {model: m}\n  complex: {modle: m}\n", "policy.yaml")
     found = problems(tmp_path, "policy: policy.yaml\n")
@@ -96,7 +102,10 @@ def test_classifier_settings_errors_point_into_the_policy(tmp_path):
 
 def test_policy_path_is_relative_to_the_config_file(tmp_path):
     (tmp_path / "conf").mkdir()
-    write(tmp_path / "conf", "tiers:\n  simple: {model: a}\n  standard: {model: b}\n  complex: {model: c}\n", "p.yaml")
+    models = Path(__file__).resolve().parents[2] / "policies"
+    write(tmp_path / "conf", "tiers:\n  simple: {model: a}\n  standard: {model: b}\n  complex: {model: c}\n"
+          f"classifier: {{stages: [rules, tfidf], model_dir: {models / 'models'}, exemplars: {models / 'exemplars' / 'exemplars.yaml'}}}\n",
+          "p.yaml")
     loaded = load(write(tmp_path / "conf", "policy: p.yaml\n"))
     assert loaded.policy.tiers.complex.model == "c"
     assert loaded.watched == (tmp_path / "conf" / "proxy.yaml", tmp_path / "conf" / "p.yaml")

@@ -11,6 +11,8 @@ by request headers so a test can ask for it through any client:
     x-fake-chunk-delay: 0.05    pause between chunks
     x-fake-drop-after: 3        cut the connection after this many chunks
     x-fake-stall-after: 3       stop sending (but keep the connection) after this many chunks
+    x-fake-model-delay: m=2     wait 2 s, only when the request asks for model m
+    x-fake-model-reply: m=text  answer `text`, only when the request asks for model m
 
 Every request is recorded in `FakeUpstream.requests` with its raw body.
 """
@@ -81,6 +83,12 @@ class FakeUpstream:
             return _json({"object": "list", "data": [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in ("gpt-4o", "gpt-4o-mini")]})
         if path == "/v1/chat/completions":
             payload = orjson.loads(body)
+            model_delay = _for_model(h.get("x-fake-model-delay"), payload["model"])
+            if model_delay is not None:
+                await asyncio.sleep(float(model_delay))
+            reply = _for_model(h.get("x-fake-model-reply"), payload["model"])
+            if reply is not None:
+                payload["_reply"] = reply
             if payload.get("stream"):
                 return await self._stream_chat(request, payload)
             return _json(_chat_completion(payload))
@@ -121,6 +129,9 @@ class FakeUpstream:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "x-request-id": "req_fake_stream"})
         await resp.prepare(request)
         model = payload["model"]
+        reply_words = payload["_reply"].split(" ") if payload.get("_reply") else None
+        if reply_words:
+            chunks = len(reply_words) + 1
         try:
             for i in range(chunks):
                 if drop_after is not None and i == drop_after:
@@ -129,7 +140,12 @@ class FakeUpstream:
                     return resp
                 if stall_after is not None and i == stall_after:
                     await asyncio.sleep(3600)
-                delta = {"role": "assistant", "content": ""} if i == 0 else {"content": f"tok{i} "}
+                if i == 0:
+                    delta = {"role": "assistant", "content": ""}
+                elif reply_words:
+                    delta = {"content": reply_words[i - 1] + (" " if i < len(reply_words) else "")}
+                else:
+                    delta = {"content": f"tok{i} "}
                 await resp.write(_sse({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": model,
                                        "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}))
                 if delay:
@@ -178,9 +194,16 @@ def _sse(obj: object) -> bytes:
     return b"data: " + orjson.dumps(obj) + b"\n\n"
 
 
+def _for_model(spec: str | None, model: str) -> str | None:
+    if not spec:
+        return None
+    name, _, value = spec.partition("=")
+    return value if name == model else None
+
+
 def _chat_completion(payload: dict) -> dict:
     last = payload["messages"][-1]["content"] if payload.get("messages") else ""
-    text = f"echo: {last if isinstance(last, str) else 'multi-part'}"[:200]
+    text = payload.get("_reply") or f"echo: {last if isinstance(last, str) else 'multi-part'}"[:200]
     return {
         "id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": payload["model"],
         "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop", "logprobs": None}],
