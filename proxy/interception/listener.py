@@ -297,6 +297,9 @@ class _Front(asyncio.Protocol):
         assert self.transport is not None
         self.listener.stats.intercepted += 1
         self.phase = _TLS
+        # Hold the ClientHello in the kernel until start_tls has put the TLS protocol in place;
+        # read before that, it would reach us instead and the handshake would stall.
+        self.transport.pause_reading()
         self.transport.write(ESTABLISHED)
         self.listener._spawn(self._start_tls(ctx))
 
