@@ -13,6 +13,7 @@ become blind byte tunnels (or a 403).
 - `bundle`: system CAs + our CA, for `SSL_CERT_FILE` and friends.
 - `connect`: pure CONNECT parsing and the intercept/tunnel/refuse decision.
 - `tunnel`: the blind byte tunnel.
+- `runtime`: settings compiled with the loaded CA and leaf cache; what a reload swaps.
 - `listener`: the socket edge: `start_listener`, `Listener`, `intercepted_host`.
 - `command`: `llm-router ca init|bundle`.
 """

@@ -27,7 +27,6 @@ from typing import cast
 import structlog
 from aiohttp import web
 
-from proxy.interception.ca import CAError, key_file_is_private, load_ca
 from proxy.interception.connect import (
     CONNECT_PREFIX,
     ESTABLISHED,
@@ -40,6 +39,7 @@ from proxy.interception.connect import (
     status_response,
 )
 from proxy.interception.leaves import HostContext, LeafCache
+from proxy.interception.runtime import Runtime, compile_runtime
 from proxy.interception.settings import InterceptionSettings
 from proxy.interception.tunnel import Tunnel
 
@@ -61,47 +61,8 @@ class ListenerStats:
         self.closed[reason] = self.closed.get(reason, 0) + 1
 
 
-@dataclass(frozen=True)
-class _State:
-    settings: InterceptionSettings
-    leaves: LeafCache | None
-    ca_files: tuple[Path, Path] | None
-    ca_stamp: tuple[int, ...] | None
-
-
-def _stamp(paths: tuple[Path, Path]) -> tuple[int, ...]:
-    out: list[int] = []
-    for p in paths:
-        st = p.stat()
-        out += [st.st_ino, st.st_size, st.st_mtime_ns]
-    return tuple(out)
-
-
-def build_state(settings: InterceptionSettings | None, config_dir: Path, previous: _State | None = None) -> _State:
-    """Load the CA named by `settings` (reusing the previous one, and its leaves, when the files did not change)."""
-    settings = settings or InterceptionSettings()
-    files = settings.resolve(config_dir)
-    if files is None:
-        return _State(settings, None, None, None)
-    try:
-        stamp = _stamp(files)
-    except OSError as exc:
-        raise CAError(f"cannot read interception CA file {exc.filename}: {exc.strerror}; "
-                      "create it with `llm-router ca init --out DIR`") from None
-    if previous is not None and previous.leaves is not None and previous.ca_files == files and previous.ca_stamp == stamp:
-        leaves = previous.leaves
-        if (leaves.size, leaves.validity_days) != (settings.leaf_cache_size, settings.leaf_validity_days):
-            leaves = LeafCache(leaves.ca, size=settings.leaf_cache_size, validity_days=settings.leaf_validity_days)
-        return _State(settings, leaves, files, stamp)
-    ca = load_ca(*files)
-    if not key_file_is_private(files[1]):
-        log.warning("interception CA key is readable by group or others; chmod 600 it", path=str(files[1]))
-    log.info("interception CA loaded", cert=str(files[0]), sha256=ca.fingerprint)
-    return _State(settings, LeafCache(ca, size=settings.leaf_cache_size, validity_days=settings.leaf_validity_days), files, stamp)
-
-
 class Listener:
-    def __init__(self, web_server: web.Server, state: _State, loop: asyncio.AbstractEventLoop):
+    def __init__(self, web_server: web.Server, state: Runtime, loop: asyncio.AbstractEventLoop):
         self.web_server = web_server
         self.state = state
         self.stats = ListenerStats()
@@ -128,7 +89,7 @@ class Listener:
 
     def update(self, settings: InterceptionSettings | None, config_dir: Path) -> None:
         """Use new settings for new connections; raises `CAError` (keeping the old ones) if the CA cannot be loaded."""
-        self.state = build_state(settings, config_dir, self.state)
+        self.state = compile_runtime(settings, config_dir, self.state)
 
     async def close(self) -> None:
         """Stop accepting; end connections not yet handed to aiohttp and the blind tunnels.
@@ -392,7 +353,7 @@ async def start_listener(
 ) -> Listener:
     """Bind `host:port` (port 0: any free port) and serve it; raises `CAError` if the configured CA is unusable."""
     loop = asyncio.get_running_loop()
-    listener = Listener(web_server, build_state(settings, config_dir), loop)
+    listener = Listener(web_server, compile_runtime(settings, config_dir), loop)
     listener._server = await loop.create_server(
         lambda: _Front(listener), host, port, backlog=backlog, reuse_address=True
     )
