@@ -28,6 +28,8 @@ def redacted_config(sidecar: Sidecar) -> dict[str, object]:
     data = runtime.loaded.config.model_dump(mode="json")
     for upstream in data.get("upstreams", {}).values():
         upstream["headers"] = {name: REDACTED for name in upstream.get("headers", {})}
+    telemetry = data.get("telemetry") or {}
+    telemetry["headers"] = {name: REDACTED for name in telemetry.get("headers", {})}
     policy = runtime.loaded.policy
     return {
         "config_file": str(runtime.loaded.config_path),

@@ -90,7 +90,7 @@ class Sidecar:
         self.runtime = Runtime(
             loaded=loaded,
             generation=self._generation,
-            routes=RouteTable.build(list(config.routes)),
+            routes=RouteTable.build(list(config.routes), config.default_route),
             upstreams=self.pool.sync(dict(config.upstreams), loaded.config_path),
             max_body=int(config.limits.max_body_mb * 1024 * 1024),
             access_log=config.logging.access_log,

@@ -26,10 +26,11 @@ async def test_health_and_readiness(upstream, start_sidecar):
 async def test_config_redacts_secrets(upstream, start_sidecar):
     config = base_config(upstream.url)
     config["upstreams"]["openai"]["headers"] = {"api-key": "azure-secret-value"}
+    config["telemetry"] = {"headers": {"x-honeycomb-team": "otel-secret-value"}}
     running = await start_sidecar(config)
     status, body = await get(running.admin_url + "/config")
     assert status == 200
-    assert "azure-secret-value" not in body
+    assert "azure-secret-value" not in body and "otel-secret-value" not in body
     assert '"api-key": "***redacted***"' in body
 
 

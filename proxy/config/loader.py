@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -49,11 +50,44 @@ def load_policy(path: Path) -> object:
     return _validate(path, Policy)
 
 
-def load(path: str | os.PathLike[str], previous: Loaded | None = None) -> Loaded:
+ENV_MODE = "LLM_ROUTER_MODE"
+ENV_PERCENT = "LLM_ROUTER_PERCENT"
+ENV_ROUTE = "LLM_ROUTER_ROUTE"
+
+
+def _pod_overrides(config: ProxyConfig, config_path: Path, environ: Mapping[str, str]) -> ProxyConfig:
+    """Per-pod rollout settings (set by the Kubernetes webhook from pod annotations) over the shared config."""
+    mode, percent, route = environ.get(ENV_MODE), environ.get(ENV_PERCENT), environ.get(ENV_ROUTE)
+    if not (mode or percent or route):
+        return config
+    data = config.model_dump(mode="python")
+    try:
+        if percent:
+            percent_value = float(percent)
+        for r in data["routes"]:
+            if mode:
+                r["mode"] = mode
+            if percent:
+                r["percent"] = percent_value
+        if route:
+            data["default_route"] = route
+        return ProxyConfig.model_validate(data)
+    except (ValueError, ValidationError) as exc:
+        detail = "; ".join(e["msg"] for e in exc.errors()) if isinstance(exc, ValidationError) else str(exc)
+        raise ConfigError.single(
+            config_path,
+            f"the pod overrides {ENV_MODE}={mode!r} {ENV_PERCENT}={percent!r} {ENV_ROUTE}={route!r} "
+            f"do not fit this config: {detail}; fix the llm-router.io/ annotations of the pod",
+        ) from None
+
+
+def load(path: str | os.PathLike[str], previous: Loaded | None = None,
+         environ: Mapping[str, str] | None = None) -> Loaded:
     """Load and check `path`; `previous` lets a reload reuse what did not change (the classifier)."""
     config_path = Path(path)
     config = _validate(config_path, ProxyConfig)
     assert isinstance(config, ProxyConfig)
+    config = _pod_overrides(config, config_path, os.environ if environ is None else environ)
     problems: list[Problem] = []
     for name, upstream in config.upstreams.items():
         if upstream.api_key_env and upstream.api_key_env not in os.environ:

@@ -170,6 +170,8 @@ class ProxyConfig(Strict):
     """Named upstreams. `openai` is used by routes that name none."""
     routes: list[Route] = []
     """Routes, first match wins. A request that matches none is passed through to the `openai` upstream."""
+    default_route: str | None = None
+    """Route taken by requests that do not name one with `x-llm-router-route`, before matching. Unset: match by `routes`."""
     telemetry: TelemetrySettings = TelemetrySettings()
     """OpenTelemetry export (traces and metrics over OTLP) and content capture."""
     shadow: Shadow = Shadow()
@@ -214,6 +216,10 @@ class ProxyConfig(Strict):
                     f"routes[{i}] ('{route.name}'): upstream '{route.upstream}' is not defined; "
                     f"define it under upstreams or use one of: {', '.join(sorted(self.upstreams))}"
                 )
+        if self.default_route is not None and self.default_route not in names:
+            raise ValueError(
+                f"default_route '{self.default_route}' is not a route name; use one of: {', '.join(sorted(names)) or '(no routes)'}"
+            )
         if parse_hostport(self.listen) == parse_hostport(self.admin) and parse_hostport(self.listen)[1] != 0:
             raise ValueError(f"listen and admin are both {self.listen}; give the admin listener its own port")
         return self

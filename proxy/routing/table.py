@@ -75,9 +75,10 @@ class RouteTable:
     by_name: Mapping[str, CompiledRoute]
     fallback: CompiledRoute
     needs_model: bool
+    default_route: str | None = None
 
     @classmethod
-    def build(cls, routes: list[Route]) -> RouteTable:
+    def build(cls, routes: list[Route], default_route: str | None = None) -> RouteTable:
         compiled = tuple(compile_route(r) for r in routes)
         fallback = CompiledRoute(
             name=UNMATCHED, mode="passthrough", percent=0.0, sticky=None, upstream="openai", salt=UNMATCHED,
@@ -88,9 +89,11 @@ class RouteTable:
             by_name={r.name: r for r in compiled},
             fallback=fallback,
             needs_model=any(r.model is not None for r in compiled),
+            default_route=default_route,
         )
 
     def select(self, path: str, headers: Mapping[str, str], model: str | None, named: str | None = None) -> CompiledRoute:
+        named = named or self.default_route
         if named is not None:
             route = self.by_name.get(named)
             if route is not None:

@@ -109,3 +109,18 @@ def test_policy_path_is_relative_to_the_config_file(tmp_path):
     loaded = load(write(tmp_path / "conf", "policy: p.yaml\n"))
     assert loaded.policy.tiers.complex.model == "c"
     assert loaded.watched == (tmp_path / "conf" / "proxy.yaml", tmp_path / "conf" / "p.yaml")
+
+
+def test_pod_annotations_override_mode_percent_and_route(tmp_path):
+    models = Path(__file__).resolve().parents[2] / "policies"
+    write(tmp_path, "tiers:\n  simple: {model: a}\n  standard: {model: b}\n  complex: {model: c}\n"
+          f"classifier: {{stages: [rules], model_dir: {models / 'models'}, exemplars: {models / 'exemplars' / 'exemplars.yaml'}}}\n",
+          "policy.yaml")
+    path = write(tmp_path, "policy: policy.yaml\nroutes:\n  - {name: a, mode: shadow, percent: 5}\n  - {name: b}\n")
+    loaded = load(path, environ={"LLM_ROUTER_MODE": "canary", "LLM_ROUTER_PERCENT": "25.5", "LLM_ROUTER_ROUTE": "b"})
+    assert [(r.mode, r.percent) for r in loaded.config.routes] == [("canary", 25.5), ("canary", 25.5)]
+    assert loaded.config.default_route == "b"
+    with pytest.raises(ConfigError, match="LLM_ROUTER_PERCENT='150'.*fix the llm-router.io/ annotations"):
+        load(path, environ={"LLM_ROUTER_PERCENT": "150"})
+    with pytest.raises(ConfigError, match="default_route 'nope' is not a route name"):
+        load(path, environ={"LLM_ROUTER_ROUTE": "nope"})
