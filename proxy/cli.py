@@ -18,6 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "classify": ("proxy.classifier.commands.classify", "classify one text or a JSONL batch"),
     "train": ("proxy.classifier.commands.train", "train and export the complexity classifier"),
     "eval": ("proxy.classifier.commands.evaluate", "evaluate the classifier on labeled data"),
+    "replay": ("proxy.analysis.replay_command", "offline what-if: the savings table for a traffic file"),
+    "report": ("proxy.analysis.report_command", "analyse a shadow log: agreement, diffs, projected savings"),
+    "demo": ("proxy.demo.command", "see the router work end to end against a simulated upstream"),
+    "ca": ("proxy.interception.command", "create the interception CA and the trust bundle"),
     "webhook": ("proxy.webhook.command", "run the Kubernetes mutating admission webhook"),
 }
 
