@@ -114,25 +114,30 @@ def _parity(fitted: Any, model: TfidfModel, examples: list[Example]) -> float:
     return float(np.max(np.abs(reference - served)))
 
 
-def _heldout(examples: list[Example], rows: list[dict[str, Any]], classifier: Classifier,
-             c: float, log) -> tuple[calibration.Scored, dict[str, Any]]:
-    """Leave-one-source-out: raw scores for calibration, full-cascade tiers for the report."""
+def _heldout(examples: list[Example], rows: list[dict[str, Any]],
+             c: float) -> tuple[calibration.Scored, dict[str, Any]]:
+    """Leave-one-source-out raw scores (for calibration) and the fold models."""
     labeled_sources = sorted({r.get("source", "unknown") for r in rows})
-    scores = source_holdout_scores(examples, c, only=labeled_sources, fitted_out=(folds := {}))
+    folds: dict[str, Any] = {}
+    scores = source_holdout_scores(examples, c, only=labeled_sources, fitted_out=folds)
+    ordered_rows = [r for source in scores for r in rows if r.get("source", "unknown") == source]
+    joined = np.concatenate(list(scores.values())) if scores else np.zeros(0)
+    return _scored(ordered_rows, joined), folds
+
+
+def _heldout_report(folds: dict[str, Any], rows: list[dict[str, Any]], classifier: Classifier,
+                    log) -> dict[str, Any]:
+    """Tier shares per held-out source, through the full cascade with the final thresholds."""
     report: dict[str, Any] = {}
-    ordered_rows, ordered_scores = [], []
-    for source, source_scores in scores.items():
+    for source, fitted in folds.items():
         source_rows = [r for r in rows if r.get("source", "unknown") == source]
-        ordered_rows += source_rows
-        ordered_scores.append(source_scores)
         fold = Classifier(classifier.settings, classifier.thresholds, classifier.band,
-                          _SklearnScorer(folds[source]), classifier._embedding, {})
+                          _SklearnScorer(fitted), classifier._embedding, {})
         tiers = [fold.classify_row(r).tier for r in source_rows]
         report[source] = {"tier": source_rows[0]["tier"], "n": len(tiers),
                           **{t: round(tiers.count(t) / len(tiers), 4) for t in TIERS}}
         log(f"  held-out {source:28s} -> " + " ".join(f"{t}={report[source][t]:.3f}" for t in TIERS))
-    joined = np.concatenate(ordered_scores) if ordered_scores else np.zeros(0)
-    return _scored(ordered_rows, joined), report
+    return report
 
 
 def train(train_path: Path, dev_path: Path | None, out: Path, exemplars_path: Path | None,
@@ -185,18 +190,16 @@ def train(train_path: Path, dev_path: Path | None, out: Path, exemplars_path: Pa
         recall = sum(t == "simple" and y == "simple" for t, y in zip(tiers, truth)) / n_simple
         return dangerous, recall
 
-    # Provisional thresholds (dev only) give the held-out folds a cascade to run.
-    t_complex = calibration.choose_complex(dev_scored, 0.3)
-    t_simple, _ = calibration.choose_simple(dev_rates, None)
-    provisional = cascade(t_simple, t_complex)
-    heldout_scored, heldout_report = (None, {})
+    t_complex = calibration.choose_complex(dev_scored, 0.3)  # provisional, for the band
+    heldout_scored, folds = (None, {})
     if holdout:
         log("source-held-out validation (train on the other sources, score this one):")
-        heldout_scored, heldout_report = _heldout(examples, rows, provisional, c, log)
+        heldout_scored, folds = _heldout(examples, rows, c)
     t_simple, table = calibration.choose_simple(dev_rates, heldout_scored)
     t_complex = calibration.choose_complex(dev_scored, t_simple)
     band = calibration.ambiguous_band(t_simple, t_complex)
     log(f"calibrated thresholds: simple={t_simple} complex={t_complex} embedding band={band}")
+    heldout_report = _heldout_report(folds, rows, cascade(t_simple, t_complex), log)
     final = Classifier(settings, Thresholds(simple=t_simple, complex=t_complex), AmbiguityBand(**band),
                        model, embedding, {})
     dev_metrics = None

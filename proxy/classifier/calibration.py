@@ -93,5 +93,9 @@ def choose_complex(dev: Scored, t_simple: float) -> float:
 
 
 def ambiguous_band(t_simple: float, t_complex: float) -> dict[str, float]:
-    """Scores near the simple boundary, where a wrong call is costly, go to the embedding stage."""
-    return {"low": round(t_simple / 3, 4), "high": round((t_simple + t_complex) / 2, 4)}
+    """Scores from near-certainly simple up to the complex threshold go to the embedding stage.
+
+    Below a third of the simple threshold the cheap stages are reliable; above
+    the complex threshold a second opinion could only lower the tier.
+    """
+    return {"low": round(t_simple / 3, 4), "high": round(t_complex, 4)}

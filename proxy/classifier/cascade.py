@@ -6,9 +6,9 @@ milliseconds, so `aclassify` runs it on a dedicated one-thread executor and
 only for requests the cheap stages leave ambiguous; clear requests never
 leave the event loop's thread.
 
-Score combination is asymmetric on purpose ("when in doubt, route up"):
-markers found by the rules set a floor the later stages cannot go below,
-the embedding stage moves a score up with full weight but down with half.
+Score combination leans up on purpose ("when in doubt, route up"): markers
+found by the rules set a floor the later stages cannot go below, and the
+embedding stage moves a score only as far as its nearest exemplars are close.
 """
 
 from __future__ import annotations
@@ -161,12 +161,12 @@ class Classifier:
 
     def _with_embedding(self, partial: _Partial, emb: float, similarity: float) -> Classification:
         # Trust the neighbours in proportion to how close they are: a request
-        # unlike every exemplar (cosine ~0.2) should barely move the score.
+        # unlike every exemplar (cosine ~0.25) leaves the score where it was.
+        # The rule floor is applied again afterwards, so the embedding stage
+        # can never take a request with hard-work markers down to simple.
         confidence = min(1.0, max(0.0, (similarity - 0.25) / 0.35))
         weight = self.settings.embedding_weight * confidence
-        delta = emb - partial.score
-        # Up with full weight, down with half: a wrong "simple" costs more than a wrong "complex".
-        score = partial.score + (weight if delta > 0 else weight / 2) * delta
+        score = partial.score + weight * (emb - partial.score)
         score = _lift(score, self._floor(partial.rules))
         stage = partial.stage
         if self.tier_of(score) != self.tier_of(partial.score):

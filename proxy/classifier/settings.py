@@ -87,10 +87,10 @@ class ClassifierSettings(BaseModel):
     """Score band that triggers the embedding stage. Omit to use the calibrated band from the
     model metadata."""
 
-    embedding_weight: float = 0.5
-    """Weight of the embedding stage's score when it is blended with the earlier score
-    (0 = ignore it, 1 = use it alone). The blend never lowers a score by more than
-    this share of the difference, so an ambiguous request still leans towards the stronger tier."""
+    embedding_weight: float = 0.8
+    """How far the embedding stage may move an ambiguous score towards its own (0 = not at
+    all, 1 = all the way), scaled down further when the nearest exemplars are not close.
+    Rule floors still apply afterwards."""
 
     max_chars: int = 6000
     """Longest text looked at per request (head and tail are kept); bounds the per-request cost."""

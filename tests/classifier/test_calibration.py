@@ -29,4 +29,4 @@ def test_simple_threshold_is_conservative():
     assert 0.1 < t <= 0.15 and table
     assert choose_complex(d, t) > t
     band = ambiguous_band(0.2, 0.6)
-    assert band["low"] < 0.2 < band["high"] < 0.6
+    assert band["low"] < 0.2 < band["high"] <= 0.6
