@@ -78,6 +78,8 @@ def _simple_intent(lower: str, found: frozenset[str], words: list[str]) -> str |
 
 
 SIMPLE_MAX_WORDS = 16
+CONTEXT_CHARS = 2000
+HARD_CONTEXT = ("proof", "hard_code", "code_task", "math", "expert")
 
 # Markers strong enough to set a floor on their own. Weak markers (a word
 # like "code" or "must") only become TF-IDF pseudo-tokens: on their own they
@@ -85,7 +87,7 @@ SIMPLE_MAX_WORDS = 16
 COMPLEX_FLOOR = frozenset({"proof", "hard_code", "very_long"})
 STANDARD_FLOOR = frozenset({
     "latex", "code_block", "multi_step", "many_lines", "long", "tools", "json_mode",
-    "long_history", "code_in_context", "media", "long_system",
+    "long_history", "code_in_context", "media", "long_system", "hard_context",
     # Domain vocabulary: a technical, mathematical or expert term means the
     # request is at least routine work, even when phrased like an FAQ
     # ("how do I ..."). Costs ~2 % of simple recall, removes most hard
@@ -123,6 +125,12 @@ def _context_markers(view: RequestView) -> list[tuple[str, int]]:
         found.append(("code_in_context", 1))
     if len(view.system) > 1500:
         found.append(("long_system", 1))
+    if view.context:
+        # A short follow-up ("and for n = 3?") inherits the difficulty of the
+        # conversation it continues. Only the recent tail is scanned.
+        context_words, _ = word_set(view.context[-CONTEXT_CHARS:].lower())
+        if any(not context_words.isdisjoint(KEYWORDS[name][0]) for name in HARD_CONTEXT):
+            found.append(("hard_context", 1))
     return found
 
 

@@ -128,3 +128,18 @@ def test_classify_is_pure(classifier):
     request = chat("Write a detailed business plan for a bakery, with a budget.")
     assert classifier.classify(request) == classifier.classify(request)
     assert asyncio.run(classifier.aclassify(request)) == classifier.classify(request)
+
+
+def test_follow_up_inherits_a_hard_conversation(classifier):
+    request = {"messages": [
+        {"role": "user", "content": "Prove that the sum of the first n odd numbers is n^2."},
+        {"role": "assistant", "content": "By induction: ..."},
+        {"role": "user", "content": "and what about n = 3?"},
+    ]}
+    result = classifier.classify(request)
+    assert result.tier != "simple" and "marker:hard_context" in result.reasons
+    small_talk = {"messages": [
+        {"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello!"},
+        {"role": "user", "content": "what's the weather in rome today?"},
+    ]}
+    assert classifier.classify(small_talk).tier == "simple"
