@@ -34,6 +34,13 @@ class Observer:
         self._tap = SSETap(hide_usage_chunk=self.hide_usage, keep_text=self.keep_text)
         return self
 
+    def tap_sse(self) -> Observer:
+        """A tap for an event stream this process produces itself (translated providers)."""
+        from proxy.telemetry.usage import SSETap
+
+        self._tap = SSETap(hide_usage_chunk=self.hide_usage, keep_text=self.keep_text)
+        return self
+
     def feed(self, chunk: bytes) -> bytes:
         return self._tap.feed(chunk)
 

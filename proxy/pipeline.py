@@ -2,7 +2,8 @@
 
     read body -> parse (chat) -> route -> classify + decide (fail open)
       -> passthrough | shadow (primary + background call) | canary (+ guardrail)
-      -> relay the answer as it arrives -> record -> span, metrics, access log
+      -> dispatch (model chain: retries, breakers, fallbacks) -> relay as it arrives
+      -> record -> span, metrics, access log
 
 The request's `RequestRecord` collects what happened; telemetry reads it at
 the end. A failure in routing or classification never fails the app's call:
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -21,9 +23,10 @@ import structlog
 from aiohttp import web
 from multidict import CIMultiDict
 
+from proxy.dispatch.dispatcher import Dispatched
 from proxy.http.errors import BadRequest, ProxyError
-from proxy.http.headers import upstream_request_headers
-from proxy.http.relay import buffered_response, read_body, respond, respond_held, send
+from proxy.http.headers import client_response_headers, upstream_request_headers
+from proxy.http.relay import buffered_response, read_body, respond, respond_held, respond_translated, send
 from proxy.record import RequestRecord
 from proxy.routing.decide import CONTROL, Decision, decide, sticky_key
 from proxy.routing.guardrail import check_completion, check_text
@@ -36,7 +39,6 @@ if TYPE_CHECKING:
     from proxy.server import Runtime, Sidecar
 
 log = structlog.get_logger("llm_router")
-access = structlog.get_logger("llm_router.access")
 
 ROUTE_HEADER = "x-llm-router-route"
 BYPASS_HEADER = "x-llm-router-bypass"
@@ -73,6 +75,30 @@ def router_headers(record: RequestRecord) -> dict[str, str]:
         "x-llm-router-arm": record.arm or CONTROL,
         "x-llm-router-mode": record.mode,
     }
+
+
+def target_of(request: web.BaseRequest) -> str:
+    """The origin-form path and query to forward (absolute-form requests carry a full URI)."""
+    raw = request.raw_path
+    return raw if raw[:1] == "/" else request.rel_url.raw_path_qs
+
+
+@dataclass(slots=True)
+class Flow:
+    """What one request's stages share."""
+
+    request: web.BaseRequest
+    runtime: Runtime
+    record: RequestRecord
+    span: Any
+    upstream: UpstreamClient
+    headers: CIMultiDict[str]
+    path: str
+    payload: dict[str, Any] | None = None
+    resilient: bool = False
+    """Walk the model chain with retries and breakers (classified chat requests on canary/shadow routes)."""
+    fallbacks: tuple[str, ...] = ()
+    """Models to try after the chosen one fails."""
 
 
 class Pipeline:
@@ -113,7 +139,7 @@ class Pipeline:
     async def _handle(self, request: web.BaseRequest, runtime: Runtime, record: RequestRecord, span: Any) -> web.StreamResponse:
         if request.method == "CONNECT":
             raise BadRequest(
-                "CONNECT is not accepted on this listener; point the app at it with OPENAI_BASE_URL instead",
+                "CONNECT is not accepted here; open a new connection to the proxy for CONNECT",
                 status=405, code="connect_not_supported",
             )
         body = await _read_body(request, runtime.max_body)
@@ -129,10 +155,11 @@ class Pipeline:
             record.stream = payload.get("stream") is True
         route = runtime.routes.select(request.path, headers, requested, headers.get(ROUTE_HEADER))
         record.route, record.mode = route.name, route.mode
-        upstream = runtime.upstreams[route.upstream]
+        upstream = self.sidecar.upstream_for(request, runtime, route)
         record.upstream = upstream.name
         out_headers = upstream_request_headers(headers, upstream.extra_headers)
         span.inject(out_headers)
+        flow = Flow(request, runtime, record, span, upstream, out_headers, target_of(request), payload)
 
         decision = None
         if headers.get(BYPASS_HEADER) == "1":
@@ -140,18 +167,29 @@ class Pipeline:
         elif operation == "chat" and payload is not None and requested is not None and runtime.router is not None:
             decision = await self._decide(runtime, route, payload, headers, record)
         if decision is None:
-            return await self._forward(request, upstream, out_headers, body, record, payload, None)
-        extra = router_headers(record)
+            return await self._forward(flow, body, None)
+        if route.fallback and route.mode != "passthrough":
+            # Passthrough is a dry run: it never retries or swaps models. Canary at 0 % gives resilience alone.
+            flow.resilient = True
+            flow.fallbacks = self._fallbacks(runtime, decision)
         if decision.rewrites and route.mode == "canary":
             try:
                 new_body = with_model(body or b"", payload, decision.router_model)
             except Exception as exc:  # fail open: an unexpected body shape is passed through untouched
                 self._fail_open(record, exc)
-                return await self._forward(request, upstream, out_headers, body, record, payload, router_headers(record))
-            return await self._canary(request, runtime, upstream, out_headers, body or b"", new_body, payload, decision, record)
+                return await self._forward(flow, body, None)
+            return await self._canary(flow, body or b"", new_body, decision)
         if decision.rewrites and route.mode == "shadow":
-            return await self._with_shadow(request, runtime, upstream, out_headers, body, payload, decision, record, span, extra)
-        return await self._forward(request, upstream, out_headers, body, record, payload, extra)
+            return await self._with_shadow(flow, body, decision)
+        return await self._forward(flow, body, router_headers(record))
+
+    def _fallbacks(self, runtime: Runtime, decision: Decision) -> tuple[str, ...]:
+        policy = runtime.router.policy
+        chain = list(getattr(policy.tiers, decision.tier).fallbacks)
+        last = runtime.loaded.config.resilience.last_resort
+        if last:
+            chain.append(last)
+        return tuple(chain)
 
     async def _decide(self, runtime: Runtime, route: CompiledRoute, payload: dict[str, Any], headers: Any,
                       record: RequestRecord) -> Decision | None:
@@ -179,76 +217,132 @@ class Pipeline:
         log.warning("routing failed; the request is passed through untouched",
                     request_id=record.request_id, route=record.route, error=repr(exc)[:300])
 
-    async def _forward(self, request: web.BaseRequest, upstream: UpstreamClient, headers: CIMultiDict[str],
-                       body: bytes | None, record: RequestRecord, payload: dict[str, Any] | None,
-                       extra: dict[str, str] | None, hide_usage: bool = False) -> web.StreamResponse:
-        resp = await send(upstream, request.method, request.raw_path, headers, body)
+    async def _open(self, flow: Flow, body: bytes | None) -> Dispatched:
+        """Start the upstream answer: one plain send, or a walk of the model chain."""
+        record = flow.record
+        if not flow.resilient or record.model_used is None or flow.payload is None:
+            resp = await send(flow.upstream, flow.request.method, flow.path, flow.headers, body)
+            return Dispatched(record.model_used or "", flow.upstream.name, "openai", response=resp, client=flow.upstream)
+        first = record.model_used
+        payload = flow.payload
+        original = body or b""
+
+        def body_for(model: str) -> bytes:
+            return original if model == first else with_model(original, payload, model)
+
+        chain = [first, *(m for m in flow.fallbacks if m != first)]
+        dispatched = await self.sidecar.dispatcher.dispatch(
+            chain=chain, default_upstream=flow.upstream.name, clients=dict(flow.runtime.upstreams),
+            method=flow.request.method, raw_path=flow.path, headers=flow.headers, body_for=body_for,
+            payload=payload, stream=record.stream,
+        )
+        if dispatched.model != first:
+            record.fallback = True
+            record.model_used = dispatched.model
+            record.upstream, record.provider = dispatched.upstream, dispatched.provider
+            record.extra["tried"] = dispatched.tried
+            log.info("answered by a fallback model", request_id=record.request_id, model=dispatched.model,
+                     tried=[f"{m}: {why}" for m, why in dispatched.tried])
+        return dispatched
+
+    async def _forward(self, flow: Flow, body: bytes | None, extra: dict[str, str] | None,
+                       hide_usage: bool = False) -> web.StreamResponse:
+        record = flow.record
+        dispatched = await self._open(flow, body)
         record.upstream_ms = (time.perf_counter() - record.started) * 1000
-        observer = self.sidecar.observer(record, payload, hide_usage)
+        if extra is not None:
+            extra = router_headers(record)  # the model may have changed on the way (fallback)
+        observer = self.sidecar.observer(record, flow.payload, hide_usage)
         try:
-            return await respond(request, resp, upstream, record, extra, observer.tap(resp), observer.on_body)
+            if dispatched.error is not None:
+                err = dispatched.error
+                record.status = err.status
+                return web.Response(status=err.status, reason=err.reason, body=err.body,
+                                    headers=_merge(client_response_headers(err.headers), extra))
+            if dispatched.translated is not None:
+                observer.hide_usage = not (flow.payload or {}).get("stream_options", {}).get("include_usage")
+                return await respond_translated(flow.request, dispatched.translated, record, extra, observer)
+            assert dispatched.response is not None and dispatched.client is not None
+            return await respond(flow.request, dispatched.response, dispatched.client, record, extra,
+                                 observer.tap(dispatched.response), observer.on_body)
         finally:
             observer.finish()
 
-    async def _canary(self, request: web.BaseRequest, runtime: Runtime, upstream: UpstreamClient,
-                      headers: CIMultiDict[str], body: bytes, new_body: bytes, payload: dict[str, Any],
-                      decision: Decision, record: RequestRecord) -> web.StreamResponse:
+    async def _canary(self, flow: Flow, body: bytes, new_body: bytes, decision: Decision) -> web.StreamResponse:
         from proxy.telemetry.usage import request_stream_usage
 
+        record = flow.record
         record.model_used = decision.router_model
         hide_usage = False
         if record.stream:
             with_usage = request_stream_usage(new_body)
             if with_usage is not None:
                 new_body, hide_usage = with_usage, True
-        guardrail = runtime.router.policy.guardrail
+        guardrail = flow.runtime.router.policy.guardrail
         if record.stream and guardrail.enabled and guardrail.stream_buffer_tokens > 0:
-            return await self._canary_stream_checked(request, runtime, upstream, headers, body, new_body, payload,
-                                                     record, hide_usage)
+            return await self._canary_stream_checked(flow, body, new_body, hide_usage)
         if record.stream or not guardrail.enabled:
-            return await self._forward(request, upstream, headers, new_body, record, payload, router_headers(record), hide_usage)
-        resp = await send(upstream, request.method, request.raw_path, headers, new_body)
+            return await self._forward(flow, new_body, router_headers(record), hide_usage)
+        dispatched = await self._open(flow, new_body)
         record.upstream_ms = (time.perf_counter() - record.started) * 1000
+        if dispatched.response is None:  # a translated answer or a kept upstream error: no guardrail here
+            return await self._respond_dispatched(flow, dispatched)
+        resp = dispatched.response
         try:
-            data = await read_body(resp, upstream)
+            data = await read_body(resp, dispatched.client)
         finally:
             resp.release()
-        reason = check_completion(payload, data, guardrail) if resp.status == 200 else None
+        reason = check_completion(flow.payload, data, guardrail) if resp.status == 200 else None
         if reason is None:
             record.status = resp.status
             record.bytes_out = len(data)
             record.upstream_request_id = resp.headers.get("x-request-id")
-            self.sidecar.observer(record, payload, False).on_body(data)
+            self.sidecar.observer(record, flow.payload, False).on_body(data)
             return buffered_response(resp, data, router_headers(record))
-        return await self._escalate(request, runtime, upstream, headers, body, payload, record, reason)
+        return await self._escalate(flow, body, reason)
 
-    async def _escalate(self, request: web.BaseRequest, runtime: Runtime, upstream: UpstreamClient,
-                        headers: CIMultiDict[str], body: bytes, payload: dict[str, Any], record: RequestRecord,
-                        reason: str) -> web.StreamResponse:
+    async def _respond_dispatched(self, flow: Flow, dispatched: Dispatched) -> web.StreamResponse:
+        record = flow.record
+        observer = self.sidecar.observer(record, flow.payload, False)
+        try:
+            if dispatched.error is not None:
+                err = dispatched.error
+                record.status = err.status
+                return web.Response(status=err.status, reason=err.reason, body=err.body,
+                                    headers=_merge(client_response_headers(err.headers), router_headers(record)))
+            return await respond_translated(flow.request, dispatched.translated, record, router_headers(record), observer)
+        finally:
+            observer.finish()
+
+    async def _escalate(self, flow: Flow, body: bytes, reason: str) -> web.StreamResponse:
         """Re-ask the escalation tier's model after the cheap answer failed the guardrail."""
-        escalate_to = getattr(runtime.router.policy.tiers, runtime.router.policy.guardrail.escalate_to).model
+        record = flow.record
+        policy = flow.runtime.router.policy
+        escalate_to = getattr(policy.tiers, policy.guardrail.escalate_to).model
         log.info("canary answer failed the guardrail; escalating", request_id=record.request_id,
                  reason=reason, cheap_model=record.model_used, escalated_to=escalate_to)
         record.escalated = True
         record.extra["guardrail"] = reason
         record.model_used = escalate_to
         record.first_chunk_ms = None
-        escalated_body = body if escalate_to == record.requested_model else with_model(body, payload, escalate_to)
-        return await self._forward(request, upstream, headers, escalated_body, record, payload, router_headers(record))
+        escalated_body = body if escalate_to == record.requested_model else with_model(body, flow.payload, escalate_to)
+        return await self._forward(flow, escalated_body, router_headers(record))
 
-    async def _canary_stream_checked(self, request: web.BaseRequest, runtime: Runtime, upstream: UpstreamClient,
-                                     headers: CIMultiDict[str], body: bytes, new_body: bytes, payload: dict[str, Any],
-                                     record: RequestRecord, hide_usage: bool) -> web.StreamResponse:
+    async def _canary_stream_checked(self, flow: Flow, body: bytes, new_body: bytes, hide_usage: bool) -> web.StreamResponse:
         """Hold back the first tokens of a cheap stream, check them, then release the stream or escalate."""
-        guardrail = runtime.router.policy.guardrail
-        resp = await send(upstream, request.method, request.raw_path, headers, new_body)
+        record = flow.record
+        guardrail = flow.runtime.router.policy.guardrail
+        dispatched = await self._open(flow, new_body)
         record.upstream_ms = (time.perf_counter() - record.started) * 1000
-        observer = self.sidecar.observer(record, payload, hide_usage)
+        if dispatched.response is None:
+            return await self._respond_dispatched(flow, dispatched)
+        resp, client = dispatched.response, dispatched.client
+        observer = self.sidecar.observer(record, flow.payload, hide_usage)
         observer.keep_text = True  # the check reads the first tokens' text
         tap = observer.tap(resp)
         if tap is None:
             try:
-                return await respond(request, resp, upstream, record, router_headers(record), None, observer.on_body)
+                return await respond(flow.request, resp, client, record, router_headers(record), None, observer.on_body)
             finally:
                 observer.finish()
         held: list[bytes] = []
@@ -256,7 +350,7 @@ class Pipeline:
         want_chars = guardrail.stream_buffer_tokens * 4  # about four characters per token
         try:
             while len(observer.text_so_far()) < want_chars:
-                async with asyncio.timeout(upstream.timeouts.stream_idle_s):
+                async with asyncio.timeout(client.timeouts.stream_idle_s):
                     chunk = await resp.content.readany()
                 if not chunk:
                     ended = True
@@ -268,24 +362,24 @@ class Pipeline:
         except (TimeoutError, aiohttp.ClientError):
             broken = True
         reason = "stream_broken" if broken else check_text(
-            payload, observer.text_so_far(), observer.finish_reason_so_far() if ended else None, tool_calls, guardrail)
+            flow.payload, observer.text_so_far(), observer.finish_reason_so_far() if ended else None, tool_calls, guardrail)
         if reason is not None:
             resp.close()
-            return await self._escalate(request, runtime, upstream, headers, body, payload, record, reason)
+            return await self._escalate(flow, body, reason)
         record.bytes_out = sum(len(c) for c in held)
         try:
-            return await respond_held(request, resp, upstream, record, held, router_headers(record), tap)
+            return await respond_held(flow.request, resp, client, record, held, router_headers(record), tap)
         finally:
             observer.finish()
 
-    async def _with_shadow(self, request: web.BaseRequest, runtime: Runtime, upstream: UpstreamClient,
-                           headers: CIMultiDict[str], body: bytes | None, payload: dict[str, Any], decision: Decision,
-                           record: RequestRecord, span: Any, extra: dict[str, str]) -> web.StreamResponse:
+    async def _with_shadow(self, flow: Flow, body: bytes | None, decision: Decision) -> web.StreamResponse:
         sidecar = self.sidecar
+        record = flow.record
         primary: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         outcome = sidecar.shadow.submit(
-            record=record, payload=payload, model=decision.router_model, upstream=upstream,
-            raw_path=request.raw_path, headers=CIMultiDict(headers), primary=primary, primary_span=span,
+            record=record, payload=flow.payload, model=decision.router_model,
+            upstream=sidecar.shadow_client(flow, decision.router_model),
+            raw_path=flow.path, headers=CIMultiDict(flow.headers), primary=primary, primary_span=flow.span,
         )
         record.extra["shadow"] = outcome
         if outcome == "dropped":
@@ -293,14 +387,21 @@ class Pipeline:
         elif outcome == "budget":
             sidecar.telemetry.shadow_budget_paused()
         try:
-            return await self._forward(request, upstream, headers, body, record, payload, extra)
+            return await self._forward(flow, body, router_headers(record))
         finally:
+            prices = flow.runtime.loaded.prices
             primary.set_result(Outcome(
                 model=record.model_used, status=record.status, latency_ms=(time.perf_counter() - record.started) * 1000,
-                usage=record.usage, cost_usd=runtime.loaded.prices.cost(record.model_used, record.usage)
-                if record.usage is not None and record.model_used else None,
+                usage=record.usage,
+                cost_usd=prices.cost(record.model_used, record.usage) if record.usage is not None and record.model_used else None,
                 finish_reason=record.finish_reason, text=record.completion_text or "",
             ))
+
+
+def _merge(headers: CIMultiDict[str], extra: dict[str, str] | None) -> CIMultiDict[str]:
+    if extra:
+        headers.update(extra)
+    return headers
 
 
 async def _read_body(request: web.BaseRequest, limit: int) -> bytes | None:

@@ -13,6 +13,7 @@ import itertools
 import os
 import signal
 import time
+from pathlib import Path
 from collections.abc import Callable, Mapping
 from typing import Any
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from proxy.config import ConfigError, Loaded
 from proxy.config.address import parse_hostport
 from proxy.config.watcher import ConfigWatcher
 from proxy.http.upstream import UpstreamClient, UpstreamPool
+from proxy.dispatch.dispatcher import Dispatcher
+from proxy.interception.listener import intercepted_host, start_listener
 from proxy.observe import Observer
 from proxy.pipeline import Pipeline
 from proxy.record import RequestRecord
@@ -77,8 +80,15 @@ class Sidecar:
         self._retired_telemetry: list[Any] = []
         self.capture_content = False
         self.shadow = ShadowRunner(loaded.config.shadow, loaded.prices)
+        self.dispatcher = Dispatcher(on_breaker_change=self._breaker_changed)
+        self.listener: Any = None
         self.pipeline = Pipeline(self)
         self.handle = self.pipeline.handle
+
+    def _breaker_changed(self, upstream: str, model: str, state: str) -> None:
+        log.warning("circuit breaker changed state", upstream=upstream, model=model, state=state)
+        if self.telemetry is not None:
+            self.telemetry.set_breaker_state(upstream, model, state)
 
     def next_request_id(self) -> str:
         return f"{self._id_prefix}{next(self._id_counter):08x}"
@@ -98,8 +108,34 @@ class Sidecar:
         )
         self.shadow.prices = loaded.prices
         self.shadow.reconfigure(config.shadow)
+        self.dispatcher.configure(config)
         self._apply_telemetry(loaded)
+        if self.listener is not None:
+            try:
+                self.listener.update(config.interception, loaded.config_path.parent)
+            except Exception as exc:  # a broken new CA keeps the running one; the rest of the reload applies
+                log.error("interception CA change rejected; the previous CA stays active", error=str(exc))
         return self.runtime
+
+    def upstream_for(self, request: web.BaseRequest, runtime: Runtime, route: Any) -> UpstreamClient:
+        """The route's upstream, unless the app addressed another host (HTTPS_PROXY tunnel or absolute-form)."""
+        host = intercepted_host(request)
+        scheme = "https"
+        if host is None and request.raw_path[:1] != "/":
+            host, scheme = request.url.host, request.url.scheme
+        if host is None:
+            return runtime.upstreams[route.upstream]
+        for client in runtime.upstreams.values():
+            if client.serves_host(host):
+                return client
+        if host == "api.openai.com":
+            return runtime.upstreams[route.upstream]
+        port = request.url.port if scheme == "http" else None
+        return self.pool.dynamic(f"{scheme}://{host}" + (f":{port}" if port and port != 80 else ""))
+
+    def shadow_client(self, flow: Any, model: str) -> UpstreamClient:
+        name = self.dispatcher.target(model, flow.upstream.name)
+        return flow.runtime.upstreams.get(name, flow.upstream)
 
     def _apply_telemetry(self, loaded: Loaded) -> None:
         from proxy.telemetry import Telemetry
@@ -192,10 +228,11 @@ async def serve(
     admin_host, admin_port = parse_hostport(config.admin)
     watcher = sidecar.watcher = ConfigWatcher(loaded, sidecar)
     try:
-        await web.TCPSite(runner, host, port, backlog=1024, reuse_address=True).start()
+        sidecar.listener = await start_listener(server, host, port, config.interception, loaded.config_path.parent)
         await web.TCPSite(admin_runner, admin_host, admin_port, reuse_address=True).start()
+        _write_trust_bundle(loaded)
         watcher.start()
-        sidecar.listen_address = runner.addresses[0][:2]
+        sidecar.listen_address = sidecar.listener.address
         sidecar.admin_address = admin_runner.addresses[0][:2]
         sidecar.ready = True
         log.info("llm-router ready", listen="%s:%d" % sidecar.listen_address, admin="%s:%d" % sidecar.admin_address,
@@ -208,6 +245,8 @@ async def serve(
         log.info("shutting down: draining in-flight requests", inflight=sidecar.inflight, drain_s=drain)
     finally:
         await watcher.stop()
+        if sidecar.listener is not None:
+            await sidecar.listener.close()
         await runner.cleanup()
         await admin_runner.cleanup()
         await sidecar.shadow.close(wait_s=min(drain, 5.0))
@@ -217,6 +256,29 @@ async def serve(
         log.info("llm-router stopped")
         logs.flush()
     return 0
+
+
+TRUST_BUNDLE_ENV = "LLM_ROUTER_TRUST_BUNDLE"
+
+
+def _write_trust_bundle(loaded: Loaded) -> None:
+    """In a pod, the webhook asks the sidecar to write the app's trust bundle (system CAs + ours) here."""
+    target = os.environ.get(TRUST_BUNDLE_ENV)
+    if not target:
+        return
+    from proxy.interception.bundle import BundleError, write_bundle
+
+    interception = loaded.config.interception
+    files = interception.resolve(loaded.config_path.parent) if interception is not None else None
+    if files is None:
+        log.warning("no interception CA configured; the trust bundle was not written", path=target)
+        return
+    try:
+        write_bundle(Path(target), files[0])
+    except BundleError as exc:
+        log.error("could not write the trust bundle", path=target, error=str(exc))
+        return
+    log.info("trust bundle written", path=target)
 
 
 __all__ = ["ConfigError", "Runtime", "Sidecar", "serve"]

@@ -28,7 +28,10 @@ class Loaded:
 
     @property
     def watched(self) -> tuple[Path, ...]:
-        return (self.config_path,) + ((self.policy_path,) if self.policy_path else ())
+        ca_files = ()
+        if self.config.interception is not None:
+            ca_files = self.config.interception.resolve(self.config_path.parent) or ()
+        return (self.config_path,) + ((self.policy_path,) if self.policy_path else ()) + tuple(ca_files)
 
 
 def _validate(path: Path, model: type[BaseModel]) -> BaseModel:
@@ -100,6 +103,14 @@ def load(path: str | os.PathLike[str], previous: Loaded | None = None,
                 Problem(config_path, None, f"upstreams.{name}.ca_file",
                         f"{resolve(config_path, upstream.ca_file)} does not exist; give the path of a PEM bundle")
             )
+    if config.interception is not None:
+        from proxy.interception.ca import CAError
+        from proxy.interception.runtime import compile_runtime
+
+        try:
+            compile_runtime(config.interception, config_path.parent)
+        except CAError as exc:
+            problems.append(Problem(config_path, None, "interception", str(exc)))
     policy = None
     policy_path = None
     if config.policy is not None:

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from proxy.config.address import parse_hostport
+from proxy.interception.settings import InterceptionSettings
 from proxy.telemetry.settings import TelemetrySettings
 
 Mode = Literal["passthrough", "shadow", "canary"]
@@ -44,13 +45,29 @@ class Timeouts(Strict):
         return self
 
 
+class RateLimit(Strict):
+    rpm: Annotated[float, Field(gt=0)] | None = None
+    """Requests per minute allowed to this model through this upstream."""
+    tpm: Annotated[float, Field(gt=0)] | None = None
+    """Tokens per minute (prompt estimate plus max tokens before the call, corrected from usage after)."""
+
+
+_PROVIDER = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
+
+
 class Upstream(Strict):
-    base_url: str = "https://api.openai.com"
-    """Where requests are sent: scheme, host, optional port and path prefix. The request path (`/v1/...`) is appended."""
-    provider: Literal["openai"] = "openai"
-    """API the upstream speaks. `openai`: any OpenAI-compatible server (OpenAI, Azure OpenAI, vLLM, Ollama), forwarded as raw HTTP with the app's own credentials."""
+    base_url: str | None = None
+    """Where requests are sent: scheme, host, optional port and path prefix; the request path (`/v1/...`) is appended. Default for `provider: openai`: https://api.openai.com; for other providers: the provider's own endpoint."""
+    provider: str = "openai"
+    """API the upstream speaks. `openai`: any OpenAI-compatible server (OpenAI, Azure OpenAI, vLLM, Ollama), forwarded as raw HTTP with the app's own credentials. Any other LiteLLM provider name (`anthropic`, `gemini`, `bedrock`, ...): called through LiteLLM and translated back to OpenAI's format; used only as a fallback or tier model, never for the app's own passthrough traffic."""
     api_key_env: str | None = None
-    """Name of an environment variable holding an API key that replaces the app's `Authorization` header for this upstream (for example a local model server with its own key). Unset: the app's own header is forwarded."""
+    """Name of an environment variable holding the API key for this upstream. OpenAI-compatible: replaces the app's `Authorization` header (for example a local model server with its own key); unset, the app's own header is forwarded. Other providers: required, the app's key is never sent to them."""
+    models: list[str] = []
+    """Models this upstream serves (`*` wildcards allowed), used to find where a tier or fallback model is sent. Empty: `claude-*` for anthropic, every model for the `openai` upstream."""
+    hosts: list[str] = []
+    """Hosts (`*` wildcards allowed) whose intercepted HTTPS_PROXY traffic goes to this upstream, besides the host of base_url. Intercepted hosts no upstream names go to that host itself over real TLS (api.openai.com: to the route's upstream)."""
+    rate_limits: dict[str, RateLimit] = {}
+    """Optional per-model limits; over a limit the next fallback is tried, or the app gets a 429 with `retry-after`."""
     headers: dict[str, str] = {}
     """Extra headers set on every request to this upstream (for example `api-key` for Azure). Values are treated as secrets and redacted in `/config`."""
     max_connections: Annotated[int, Field(ge=1, le=100_000)] = 512
@@ -64,9 +81,34 @@ class Upstream(Strict):
     timeouts: Timeouts = Timeouts()
     """Timeouts for calls to this upstream."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_base_url(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("base_url") is None and data.get("provider", "openai") == "openai":
+            return {**data, "base_url": "https://api.openai.com"}
+        return data
+
+    @field_validator("provider")
+    @classmethod
+    def _provider(cls, v: str) -> str:
+        if not _PROVIDER.match(v):
+            raise ValueError(f"provider '{v}' is not a provider name; use openai, or a LiteLLM provider such as anthropic")
+        return v
+
+    @model_validator(mode="after")
+    def _translated_needs_key(self) -> Upstream:
+        if self.provider != "openai" and self.api_key_env is None:
+            raise ValueError(
+                f"provider {self.provider} needs api_key_env (the environment variable with its API key); "
+                "the app's own key is never sent to another provider"
+            )
+        return self
+
     @field_validator("base_url")
     @classmethod
-    def _url(cls, v: str) -> str:
+    def _url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
         if not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", v):
             raise ValueError(
                 f"'{v}' is not an http(s) base URL; write it like https://api.openai.com or http://127.0.0.1:8000/prefix"
@@ -114,6 +156,8 @@ class Route(Strict):
     """Name of the entry in `upstreams` that this route's requests go to."""
     salt: str | None = None
     """Salt of the rollout hash. Unset: the route name. Change it to reshuffle which users are in the router arm."""
+    fallback: bool = True
+    """When the model serving a classified chat request fails (connection error, timeout, 5xx, 429 after retries), try the tier's fallbacks and the last resort. false: upstream errors reach the app as they are."""
 
     @field_validator("name")
     @classmethod
@@ -140,6 +184,32 @@ class Shadow(Strict):
     """Most USD spent on shadow calls per UTC day; past it, shadowing pauses until the next day (logged and counted)."""
     log: str | None = "shadow.jsonl"
     """JSONL file that gets one diff record per shadowed request, relative to the working directory. null: no file (spans only)."""
+
+
+class BreakerSettings(Strict):
+    failures: Annotated[int, Field(ge=1)] = 5
+    """Failures within `window_s` that open the breaker of an upstream model."""
+    window_s: Annotated[float, Field(gt=0)] = 30.0
+    """Window over which failures are counted."""
+    cooldown_s: Annotated[float, Field(gt=0)] = 30.0
+    """How long an open breaker skips its model before one probe call is let through."""
+
+
+class Resilience(Strict):
+    retries: Annotated[int, Field(ge=0, le=10)] = 1
+    """Retries per model after the first attempt, on connection errors, timeouts, 5xx and 429. Keep it low: the app's SDK retries too."""
+    backoff_base_s: Annotated[float, Field(ge=0)] = 0.2
+    """First backoff ceiling; it doubles per retry, and the actual wait is uniformly random below it (full jitter)."""
+    backoff_max_s: Annotated[float, Field(ge=0)] = 5.0
+    """Largest backoff ceiling."""
+    retry_after_max_s: Annotated[float, Field(ge=0)] = 10.0
+    """A `retry-after` longer than this skips to the next model instead of waiting."""
+    deadline_s: Annotated[float, Field(gt=0)] = 120.0
+    """Time budget for getting an answer started across all retries and fallbacks of one request."""
+    breaker: BreakerSettings = BreakerSettings()
+    """Circuit breaker per upstream model."""
+    last_resort: str | None = None
+    """Model tried after every fallback failed (for example a local OpenAI-compatible server's model). Unset: the app gets a 503 naming the models tried."""
 
 
 class Limits(Strict):
@@ -174,8 +244,12 @@ class ProxyConfig(Strict):
     """Route taken by requests that do not name one with `x-llm-router-route`, before matching. Unset: match by `routes`."""
     telemetry: TelemetrySettings = TelemetrySettings()
     """OpenTelemetry export (traces and metrics over OTLP) and content capture."""
+    interception: InterceptionSettings | None = None
+    """HTTPS_PROXY interception: CONNECT to these hosts is answered with a certificate minted by the sidecar's CA, and the requests inside go through the router. Unset: CONNECT to api.openai.com is refused until a CA is configured; other hosts are tunnelled blind."""
     shadow: Shadow = Shadow()
     """Background calls to the router's choice in shadow mode."""
+    resilience: Resilience = Resilience()
+    """Retries, fallbacks, circuit breakers and the last resort for classified chat requests."""
     limits: Limits = Limits()
     """Request size limits."""
     logging: Logging = Logging()
@@ -201,6 +275,12 @@ class ProxyConfig(Strict):
                         "set `policy:` (for example policies/default.yaml) or use mode: passthrough"
                     )
         catch_all = any(r.match == Match() for r in self.routes)
+        for name, upstream in self.upstreams.items():
+            if upstream.provider != "openai" and any(r.upstream == name for r in self.routes):
+                raise ValueError(
+                    f"upstream '{name}' (provider {upstream.provider}) cannot take a route's traffic: the app speaks "
+                    "OpenAI's API to it; name it in the policy as a tier or fallback model instead"
+                )
         if "openai" not in self.upstreams and not catch_all:
             raise ValueError(
                 "upstreams has no 'openai' entry, which requests matching no route use; "

@@ -48,13 +48,15 @@ async def send(
     raw_path: str,
     headers: CIMultiDict[str],
     body: bytes | None,
+    first_byte_s: float | None = None,
 ) -> aiohttp.ClientResponse:
     url = upstream.url_for(raw_path)
     # aiohttp sends bytes objects over 1 MiB from a file-like payload; say so up front instead of being warned.
     data: bytes | io.BytesIO | None = io.BytesIO(body) if body is not None and len(body) > BUFFER_LIMIT else body
     timeouts = upstream.timeouts
+    first_byte_s = timeouts.first_byte_s if first_byte_s is None else first_byte_s
     try:
-        async with asyncio.timeout(timeouts.first_byte_s):
+        async with asyncio.timeout(first_byte_s):
             return await upstream.session.request(method, url, data=data, headers=headers, allow_redirects=False)
     except aiohttp.ConnectionTimeoutError:
         raise UpstreamTimeout(
@@ -65,7 +67,7 @@ async def send(
     except TimeoutError:
         raise UpstreamTimeout(
             f"upstream '{upstream.name}' ({upstream.base_url}) sent no response headers "
-            f"within {timeouts.first_byte_s:g}s (timeouts.first_byte_s)",
+            f"within {first_byte_s:g}s (timeouts.first_byte_s, or what was left of resilience.deadline_s)",
             code="upstream_first_byte_timeout",
         ) from None
     except aiohttp.ClientConnectorError as exc:
@@ -236,3 +238,50 @@ async def respond_held(
         return await _stream(request, upstream_resp, upstream, record, extra_headers, tap, held)
     finally:
         upstream_resp.release()
+
+
+async def respond_translated(
+    request: web.BaseRequest,
+    translated: object,
+    record: RequestRecord,
+    extra_headers: Mapping[str, str] | None,
+    observer: object,
+) -> web.StreamResponse:
+    """Relay an answer that LiteLLM translated from another provider into OpenAI's format."""
+    record.status = translated.status  # type: ignore[attr-defined]
+    headers = CIMultiDict(extra_headers or {})
+    body = translated.body  # type: ignore[attr-defined]
+    if body is not None:
+        record.bytes_out = len(body)
+        observer.on_body(body)  # type: ignore[attr-defined]
+        headers["Content-Type"] = "application/json"
+        return web.Response(status=record.status, body=body, headers=headers)
+    headers["Content-Type"] = "text/event-stream"
+    headers["Cache-Control"] = "no-cache"
+    record.streamed = True
+    out = web.StreamResponse(status=record.status, headers=headers)
+    await out.prepare(request)
+    tap = observer.tap_sse()  # type: ignore[attr-defined]
+    try:
+        async for chunk in translated.chunks:  # type: ignore[attr-defined]
+            if record.first_chunk_ms is None:
+                record.first_chunk_ms = (time.perf_counter() - record.started) * 1000
+            chunk = tap.feed(chunk)
+            if chunk:
+                record.bytes_out += len(chunk)
+                await out.write(chunk)
+        rest = tap.close()
+        if rest:
+            await out.write(rest)
+    except ProxyError as exc:
+        record.error = exc.code
+        await out.write(b"data: " + exc.body() + b"\n\n")
+    except Exception as exc:  # a provider error after the first byte can only end the stream, with its reason
+        from proxy.dispatch.litellm_bridge import ProviderError
+
+        if not isinstance(exc, ProviderError):
+            raise
+        record.error = f"provider_{exc.status}"
+        await out.write(b"data: " + exc.body() + b"\n\n")
+    await out.write_eof()
+    return out

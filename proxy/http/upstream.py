@@ -9,6 +9,7 @@ is closed only after the requests still using it had time to finish.
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import os
 import ssl
 from dataclasses import dataclass, field
@@ -34,7 +35,13 @@ class UpstreamClient:
     timeouts: Timeouts
     client_timeout: aiohttp.ClientTimeout
     extra_headers: tuple[tuple[str, str], ...]
+    host: str | None = None
+    hosts: tuple[str, ...] = ()
+    """Host patterns this upstream serves for intercepted traffic (its own host first)."""
     _urls: dict[str, URL] = field(default_factory=dict)
+
+    def serves_host(self, host: str) -> bool:
+        return any(fnmatch.fnmatchcase(host, pattern) for pattern in self.hosts)
 
     def url_for(self, raw_path: str) -> URL:
         """The upstream URL for a request's raw path and query, kept byte for byte (no re-quoting)."""
@@ -69,12 +76,15 @@ class UpstreamPool:
         self._clients: dict[str, tuple[tuple[Upstream, Path], UpstreamClient]] = {}
         self._close_grace_s = close_grace_s
         self._retired: list[UpstreamClient] = []
+        self._dynamic: dict[str, UpstreamClient] = {}
         self._closer = Spawner("upstream-close")
 
     def sync(self, upstreams: dict[str, Upstream], config_path: Path) -> dict[str, UpstreamClient]:
         """Make the pool match `upstreams`, reusing sessions whose settings did not change."""
         active: dict[str, UpstreamClient] = {}
         for name, settings in upstreams.items():
+            if settings.provider != "openai":
+                continue  # reached through LiteLLM, which keeps its own connections
             key = (settings, config_path)
             current = self._clients.get(name)
             if current is not None and current[0] == key:
@@ -86,7 +96,7 @@ class UpstreamPool:
             self._clients[name] = (key, client)
             active[name] = client
         for name in list(self._clients):
-            if name not in upstreams:
+            if name not in active:
                 self._retire(self._clients.pop(name)[1])
         return active
 
@@ -109,14 +119,24 @@ class UpstreamPool:
             trust_env=False,
             requote_redirect_url=False,
         )
+        assert settings.base_url is not None
         return UpstreamClient(
             name=name,
             base_url=settings.base_url,
+            host=URL(settings.base_url).host,
+            hosts=tuple(h for h in (URL(settings.base_url).host, *settings.hosts) if h),
             session=session,
             timeouts=t,
             client_timeout=client_timeout,
             extra_headers=_extra_headers(settings),
         )
+
+    def dynamic(self, base_url: str) -> UpstreamClient:
+        """A client for a host the app addressed directly (through a tunnel) that no upstream entry names."""
+        client = self._dynamic.get(base_url)
+        if client is None:
+            client = self._dynamic[base_url] = self._open(base_url, Upstream(base_url=base_url), Path("."))
+        return client
 
     def _retire(self, client: UpstreamClient) -> None:
         # Requests that started before the reload still hold this session.
@@ -131,7 +151,8 @@ class UpstreamPool:
 
     async def close(self) -> None:
         await self._closer.close()
-        clients = [client for _, client in self._clients.values()] + self._retired
+        clients = [client for _, client in self._clients.values()] + self._retired + list(self._dynamic.values())
+        self._dynamic.clear()
         self._clients.clear()
         self._retired = []
         for client in clients:

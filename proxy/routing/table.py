@@ -26,6 +26,7 @@ class CompiledRoute:
     sticky: str | None
     upstream: str
     salt: str
+    fallback: bool
     path: str | None
     path_is_prefix: bool
     headers: tuple[tuple[str, str], ...]
@@ -62,6 +63,7 @@ def compile_route(route: Route) -> CompiledRoute:
         sticky=route.sticky,
         upstream=route.upstream,
         salt=route.salt if route.salt is not None else route.name,
+        fallback=route.fallback,
         path=path[:-1] if prefix and path else path,
         path_is_prefix=prefix,
         headers=tuple((k.lower(), v) for k, v in route.match.headers.items()),
@@ -81,7 +83,7 @@ class RouteTable:
     def build(cls, routes: list[Route], default_route: str | None = None) -> RouteTable:
         compiled = tuple(compile_route(r) for r in routes)
         fallback = CompiledRoute(
-            name=UNMATCHED, mode="passthrough", percent=0.0, sticky=None, upstream="openai", salt=UNMATCHED,
+            name=UNMATCHED, mode="passthrough", percent=0.0, sticky=None, upstream="openai", salt=UNMATCHED, fallback=False,
             path=None, path_is_prefix=False, headers=(), model=None,
         )
         return cls(

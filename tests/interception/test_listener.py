@@ -69,7 +69,9 @@ async def test_leaf_is_minted_once_per_host_then_served_from_cache(proxy, ca_fil
 
 
 async def test_wildcard_hosts_are_intercepted_with_their_own_leaf(start_proxy, tls_upstream, other_ca_pem, ca_files):
-    proxy = await start_proxy(proxy_config(tls_upstream.url, other_ca_pem), {"hosts": ["*.openai.azure.com"]})
+    config = proxy_config(tls_upstream.url, other_ca_pem)
+    config["upstreams"]["openai"]["hosts"] = ["*.openai.azure.com"]  # the loopback fake stands in for Azure
+    proxy = await start_proxy(config, {"hosts": ["*.openai.azure.com"]})
     reader, writer = await _intercepted(proxy, ca_files, "east.openai.azure.com")
     assert writer.get_extra_info("ssl_object").getpeercert()["subjectAltName"] == (("DNS", "east.openai.azure.com"),)
     await _echo_through(reader, writer)
