@@ -1,0 +1,210 @@
+"""Replay a traffic file offline: classify each request, apply the policy, price both strategies.
+
+No request leaves the machine. Per row: the classifier's cheap stages give
+the tier, `proxy.routing.decide` gives the model the router would have sent
+it to (never_upgrade included), and the row's `usage` (or a local token
+count) is priced for that model and for the model the app asked for.
+
+The embedding stage is left out by default: it costs milliseconds per
+ambiguous row against tens of microseconds for rules + TF-IDF, so a million
+rows would take most of an hour instead of under a minute. Large files are
+spread over worker processes, chunk by chunk, and summed in file order.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+
+from proxy.analysis.jsonl import chunks, parse_object
+from proxy.analysis.totals import TIERS, ReplayTotals
+from proxy.config.schema import Route
+from proxy.record import Usage
+from proxy.routing.decide import decide
+from proxy.routing.table import compile_route
+
+OUTPUT_TOKENS = {"simple": 100, "standard": 300, "complex": 600}
+"""Completion tokens assumed per classified tier when a row has no `usage`
+(typical answer lengths: a short FAQ answer, a function, a worked solution);
+capped by the row's own max_tokens. Both strategies get the same count."""
+
+MEMO_LIMIT = 100_000
+PARALLEL_BYTES = 8 * 1024 * 1024
+"""Files smaller than this are replayed in-process: starting workers costs more than it saves."""
+
+_ROUTE = compile_route(Route(name="replay", mode="canary", percent=100))
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What every worker needs to rebuild the same router: picklable paths and names."""
+
+    policy_path: Path
+    stages: tuple[str, ...]
+    output_tokens: dict[str, int]
+
+
+class Replayer:
+    def __init__(self, setup: Setup):
+        from proxy.classifier import Classifier
+        from proxy.config.loader import load_policy
+        from proxy.pricing import PriceTable
+
+        self.setup = setup
+        self.policy: Any = load_policy(setup.policy_path)
+        settings = self.policy.classifier.model_copy(update={"stages": list(setup.stages)})
+        self.classifier = Classifier.load(settings, setup.policy_path.parent)
+        self.prices = PriceTable.load(self.policy.prices)
+        self._memo: dict[bytes, Any] = {}
+        self._choice: dict[tuple[str, str], str] = {}
+
+    def model_for(self, tier: str, requested: str) -> str:
+        """The router's model for `tier` when the app asked for `requested` (never_upgrade applied)."""
+        key = (tier, requested)
+        model = self._choice.get(key)
+        if model is None:
+            fake = SimpleNamespace(tier=tier, score=0.0, stage="replay", intent=None)
+            model = decide(route=_ROUTE, tiers=self.policy.tiers, never_upgrade=self.policy.never_upgrade,
+                           prices=self.prices, requested_model=requested, classification=fake,
+                           key="replay").router_model
+            self._choice[key] = model
+        return model
+
+    def classify(self, row: dict[str, Any]) -> Any:
+        # Real traffic repeats itself (templates, retries): the same conversation is classified once.
+        key = orjson.dumps([row.get("messages"), row.get("tools"), row.get("response_format")])
+        hit = self._memo.get(key)
+        if hit is None:
+            if len(self._memo) >= MEMO_LIMIT:
+                self._memo.clear()
+            hit = self._memo[key] = self.classifier.classify(row)
+        return hit
+
+    def usage(self, row: dict[str, Any], tier: str) -> tuple[Usage, bool]:
+        from proxy.telemetry.usage import estimate_usage, usage_from_dict
+
+        given = usage_from_dict(row.get("usage"))
+        if given is not None:
+            return given, False
+        usage = estimate_usage(row, "")
+        out = self.setup.output_tokens[tier]
+        cap = row.get("max_completion_tokens", row.get("max_tokens"))
+        if isinstance(cap, int) and cap > 0:
+            out = min(out, cap)
+        usage.output_tokens = out
+        return usage, True
+
+    def add_line(self, totals: ReplayTotals, lineno: int, line: bytes) -> None:
+        if not line.strip():
+            return
+        totals.lines += 1
+        row, why = parse_object(line)
+        if row is None:
+            totals.bad.add(lineno, why or "unreadable")
+            return
+        requested = row.get("model")
+        if not isinstance(requested, str) or not requested:
+            totals.bad.add(lineno, "no \"model\" string: not an OpenAI chat request")
+            return
+        if not isinstance(row.get("messages"), list):
+            totals.bad.add(lineno, "no \"messages\" list: not an OpenAI chat request")
+            return
+        result = self.classify(row)
+        tier = result.tier
+        routed = self.model_for(tier, requested)
+        usage, estimated = self.usage(row, tier)
+        cost_requested = self.prices.cost(requested, usage)
+        cost_router = self.prices.cost(routed, usage)
+        if cost_requested is None or cost_router is None:
+            totals.unpriced += 1
+            totals.unpriced_models[requested if cost_requested is None else routed] += 1
+            return
+        totals.estimated_input += estimated
+        t = totals.tiers[tier]
+        t.requests += 1
+        t.input_tokens += usage.input_tokens
+        t.output_tokens += usage.output_tokens
+        t.cost_requested += cost_requested
+        t.cost_router += cost_router
+        t.models[routed] += 1
+        totals.stages[result.stage] += 1
+        totals.requested_models[requested] += 1
+        label = row.get("x_tier", row.get("tier"))
+        if label in TIERS:
+            totals.confusion[(label, tier)] += 1
+            if label == "complex" and tier == "simple" and len(totals.dangerous_lines) < 20:
+                totals.dangerous_lines.append(lineno)
+        upper = self.model_for("standard" if tier == "simple" else tier, requested)
+        cost_simple = self.prices.cost(self.model_for("simple", requested), usage) or 0.0
+        cost_upper = cost_router if upper == routed else (self.prices.cost(upper, usage) or 0.0)
+        totals.bins.add(result.score, cost_simple, cost_upper, label if label in TIERS else None)
+
+    def chunk(self, first: int, lines: list[bytes]) -> ReplayTotals:
+        totals = ReplayTotals()
+        for offset, line in enumerate(lines):
+            self.add_line(totals, first + offset, line)
+        return totals
+
+
+# One Replayer per worker process, built by the pool initializer: the
+# classifier's ONNX session cannot be pickled, so each process loads its own.
+_worker: Replayer | None = None
+
+
+def _init_worker(setup: Setup) -> None:
+    global _worker
+    _worker = Replayer(setup)
+
+
+def _work(first: int, lines: list[bytes]) -> ReplayTotals:
+    assert _worker is not None
+    return _worker.chunk(first, lines)
+
+
+def replay(path: Path, setup: Setup, *, workers: int | None = None,
+           on_chunk: Callable[[int, int], None] = lambda nbytes, nlines: None) -> ReplayTotals:
+    """Totals for the traffic file at `path`; `on_chunk(bytes, lines)` after each chunk (progress)."""
+    size = path.stat().st_size
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 8) if size >= PARALLEL_BYTES else 1
+    totals = ReplayTotals()
+    with open(path, "rb") as stream:
+        if workers <= 1:
+            replayer = Replayer(setup)
+            for first, lines, nbytes in chunks(stream):
+                totals.merge(replayer.chunk(first, lines))
+                on_chunk(nbytes, len(lines))
+            return totals
+        _parallel(chunks(stream), setup, workers, totals, on_chunk)
+    return totals
+
+
+def _parallel(source: Iterable[tuple[int, list[bytes], int]], setup: Setup, workers: int,
+              totals: ReplayTotals, on_chunk: Callable[[int, int], None]) -> None:
+    # fork: workers start in milliseconds and share the imported modules; the
+    # parent has not loaded the classifier, so there is no native state to duplicate.
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    pending: list[tuple[Future[ReplayTotals], int, int]] = []
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(setup,)) as pool:
+        for first, lines, nbytes in source:
+            pending.append((pool.submit(_work, first, lines), nbytes, len(lines)))
+            # Bounded memory: at most a few chunks per worker are in flight.
+            while len(pending) >= workers * 3:
+                _take(pending, totals, on_chunk)
+        while pending:
+            _take(pending, totals, on_chunk)
+
+
+def _take(pending: list[tuple[Future[ReplayTotals], int, int]], totals: ReplayTotals,
+          on_chunk: Callable[[int, int], None]) -> None:
+    future, nbytes, nlines = pending.pop(0)
+    totals.merge(future.result())
+    on_chunk(nbytes, nlines)
