@@ -1,7 +1,9 @@
 """A mock OpenAI upstream for benchmarks: aiohttp's low-level server on uvloop.
 
 Serves `POST /v1/chat/completions` (JSON, or SSE when the body asks for
-`"stream": true`), `GET /v1/models` and `GET /healthz`.
+`"stream": true`), `GET /v1/models`, `GET /healthz`, and accepts OTLP/HTTP
+exports (`POST /v1/traces`, `/v1/metrics`, `/v1/logs`) so that telemetry has a
+receiver.
 
 Two modes, chosen per request by the requested model name so that every proxy
 in front (including ones that rewrite the request, like LiteLLM) selects it the
@@ -31,6 +33,9 @@ from aiohttp.web_server import Server
 
 MODEL_RE = re.compile(rb'"model"\s*:\s*"([^"\\]{1,200})"')
 STREAM_RE = re.compile(rb'"stream"\s*:\s*true')
+# Also an OTLP/HTTP sink, so a proxy's telemetry export has somewhere to go: an empty protobuf
+# body is a valid Export*ServiceResponse.
+OTLP_PATHS = frozenset(("/v1/traces", "/v1/metrics", "/v1/logs"))
 CREATED = 1764300000
 CONTENT = (
     "Sure. The capital of France is Paris, which is also its largest city. It sits on the Seine "
@@ -106,6 +111,7 @@ class Mock:
         self.interval_s = interval_ms / 1000
         self.chunks = chunks
         self._bodies: dict[bytes, bytes] = {}
+        self.otlp: dict[str, tuple[int, int]] = {}
         self._streams: dict[tuple[bytes, bool], list[bytes]] = {}
         self.headers = {
             "Content-Type": "application/json",
@@ -133,6 +139,10 @@ class Mock:
             if realistic:
                 await asyncio.sleep(self.first_chunk_s + self.interval_s * self.chunks)
             return web.Response(body=cached, headers=self.headers)
+        if request.method == "POST" and path in OTLP_PATHS:
+            n, size = self.otlp.get(path, (0, 0))
+            self.otlp[path] = (n + 1, size + len(await request.read()))
+            return web.Response(body=b"", content_type="application/x-protobuf")
         if path.endswith("/models"):
             return web.Response(body=self.models_body, headers=self.headers)
         if path in ("/healthz", "/health"):
@@ -168,6 +178,8 @@ async def serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     print(f"mock upstream listening on http://{args.host}:{args.port} at {time.time():.3f}", flush=True)
     await stop.wait()
+    print("otlp received: " + json.dumps({p: {"posts": n, "bytes": b} for p, (n, b) in mock.otlp.items()}),
+          flush=True)
     srv.close()
     await server.shutdown(1.0)
 
