@@ -73,7 +73,19 @@ KEYWORDS: dict[str, tuple[frozenset[str], int]] = {
         "statute|jurisdiction|tort|litigation|thermodynamics|thermodynamic|quantum|relativity|"
         "entropy|enzyme|enzymes|genome|genomic|genomics|econometric|econometrics|"
         "macroeconomic|macroeconomics|regression|bayesian|stochastic|asymptotic|topology|"
-        "topological|manifold|isomorphism|isomorphic"), 1),
+        "topological|manifold|isomorphism|isomorphic|"
+        # sciences, medicine, law and finance: the vocabulary of expert questions
+        "mechanism|mechanisms|regulate|regulates|regulating|nerve|neuron|neurons|neural|hormone|"
+        "hormones|receptor|receptors|protein|proteins|mitochondria|metabolism|metabolic|pathway|"
+        "pathways|molecule|molecules|molecular|cellular|catalyst|isotope|isotopes|electron|"
+        "electrons|photon|photons|wavelength|velocity|acceleration|torque|voltage|semiconductor|"
+        "elasticity|equilibrium|synthesis|kinetics|oxidation|titration|spectroscopy|"
+        "chromatography|antibody|antibodies|antigen|immune|pathogen|mutation|mutations|allele|"
+        "phenotype|genotype|osmosis|homeostasis|cardiac|renal|hepatic|pulmonary|neurological|"
+        "prognosis|contraindication|contraindications|pharmacology|jurisprudence|liability|"
+        "negligence|plaintiff|defendant|fiduciary|arbitrage|amortization|depreciation|hedging|"
+        "volatility|monetary|fiscal|keynesian|marginal|variability|correlation|causation|"
+        "statistically|empirical|theoretical|epistemology|ontology|metaphysics|phenomenology"), 1),
 }
 
 # Known simple intents, matched on the word set of short requests.
