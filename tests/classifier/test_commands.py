@@ -83,3 +83,17 @@ def test_bad_exemplar_file_is_reported(tmp_path, capsys):
     policy.write_text(f"classifier:\n  model_dir: {MODELS}\n  exemplars: {exemplars}\n")
     assert main(["classify", "--policy", str(policy), "hello"]) == 1
     assert "quote a prompt" in capsys.readouterr().err
+
+
+def test_eval_estimates_cost_from_prices_when_missing(tmp_path, capsys, policy_file):
+    rows = [{"id": i, "text": text, "est_prompt_tokens": 100,
+             "prices_per_mtok": {"big": {"input": 1.0}, "small": {"input": 0.1}},
+             "results": {"big": {"score": 1.0, "cost_usd": None}, "small": {"score": s, "cost_usd": None}}}
+            for i, (text, s) in enumerate([("hi", 1.0), ("Prove Fermat's little theorem.", 0.0)])]
+    path = tmp_path / "o.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["eval", "--policy", str(policy_file), "--outcomes", str(path),
+                 "--strong", "big", "--weak", "small", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)["outcomes"][0]
+    assert report["cost_per_call_strong"] > report["cost_per_call_weak"] > 0
+    assert report["apgr"] > 0.5  # the proof goes to the strong model first

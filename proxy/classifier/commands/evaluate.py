@@ -61,6 +61,17 @@ def evaluate_labeled(classifier, path: Path) -> dict[str, Any]:
     return report
 
 
+def _cost(row: dict[str, Any], model: str, cell: dict[str, Any]) -> float:
+    """The recorded call cost, else the prompt's input cost from `prices_per_mtok` (a lower bound)."""
+    if isinstance(cell.get("cost_usd"), (int, float)):
+        return float(cell["cost_usd"])
+    prices = (row.get("prices_per_mtok") or {}).get(model)
+    tokens = row.get("est_prompt_tokens")
+    if isinstance(prices, dict) and isinstance(tokens, (int, float)):
+        return float(tokens) * float(prices.get("input") or 0.0) / 1e6
+    return 0.0
+
+
 def evaluate_outcomes(classifier, path: Path, strong: str, weak: str) -> dict[str, Any]:
     rows = read_outcomes(path)
     scores, s_q, w_q, s_c, w_c = [], [], [], [], []
@@ -77,8 +88,8 @@ def evaluate_outcomes(classifier, path: Path, strong: str, weak: str) -> dict[st
         scores.append(classifier.classify_row(row.data).score)
         s_q.append(float(cells[0]["score"]))
         w_q.append(float(cells[1]["score"]))
-        s_c.append(float(cells[0].get("cost_usd") or 0.0))
-        w_c.append(float(cells[1].get("cost_usd") or 0.0))
+        s_c.append(_cost(row.data, names[0], cells[0]))
+        w_c.append(_cost(row.data, names[1], cells[1]))
     if not scores:
         raise DataError(f"{path}: no row has scores for both {strong} and {weak}")
     curve = routing_curve(*(np.asarray(a, dtype=np.float64) for a in (scores, s_q, w_q, s_c, w_c)))
