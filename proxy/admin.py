@@ -52,6 +52,8 @@ async def readyz(request: web.Request) -> web.Response:
         "config_generation": runtime.generation if runtime else None,
         "inflight": sidecar.inflight,
         "last_reload_error": watcher.last_error if watcher else None,
+        # An open breaker does not make the sidecar unready: the chain's other models still answer.
+        "breakers": sidecar.dispatcher.breaker_states(),
     }
     if sidecar.draining:
         return _json({"status": "draining", **detail}, status=503)

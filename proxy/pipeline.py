@@ -263,6 +263,12 @@ class Pipeline:
                 observer.hide_usage = not (flow.payload or {}).get("stream_options", {}).get("include_usage")
                 return await respond_translated(flow.request, dispatched.translated, record, extra, observer)
             assert dispatched.response is not None and dispatched.client is not None
+            if dispatched.body is not None:
+                resp = dispatched.response
+                record.status, record.bytes_out = resp.status, len(dispatched.body)
+                record.upstream_request_id = resp.headers.get("x-request-id")
+                observer.on_body(dispatched.body)
+                return buffered_response(resp, dispatched.body, extra)
             return await respond(flow.request, dispatched.response, dispatched.client, record, extra,
                                  observer.tap(dispatched.response), observer.on_body)
         finally:
@@ -288,10 +294,13 @@ class Pipeline:
         if dispatched.response is None:  # a translated answer or a kept upstream error: no guardrail here
             return await self._respond_dispatched(flow, dispatched)
         resp = dispatched.response
-        try:
-            data = await read_body(resp, dispatched.client)
-        finally:
-            resp.release()
+        if dispatched.body is not None:
+            data = dispatched.body
+        else:
+            try:
+                data = await read_body(resp, dispatched.client)
+            finally:
+                resp.release()
         reason = check_completion(flow.payload, data, guardrail) if resp.status == 200 else None
         if reason is None:
             record.status = resp.status

@@ -103,6 +103,16 @@ def load(path: str | os.PathLike[str], previous: Loaded | None = None,
                 Problem(config_path, None, f"upstreams.{name}.ca_file",
                         f"{resolve(config_path, upstream.ca_file)} does not exist; give the path of a PEM bundle")
             )
+    translated = {name: u.provider for name, u in config.upstreams.items() if u.provider != "openai"}
+    if translated:
+        # Only now, and off the event loop (load runs on a thread during reloads), is LiteLLM imported.
+        from proxy.dispatch.litellm_bridge import ensure_loaded, known_providers
+
+        ensure_loaded()
+        for name, provider in translated.items():
+            if provider not in known_providers():
+                problems.append(Problem(config_path, None, f"upstreams.{name}.provider",
+                                        f"LiteLLM knows no provider '{provider}'; use one of its provider names, such as anthropic"))
     if config.interception is not None:
         from proxy.interception.ca import CAError
         from proxy.interception.runtime import compile_runtime

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import orjson
 import structlog
 from multidict import CIMultiDict, CIMultiDictProxy
 
@@ -25,7 +26,7 @@ from proxy.dispatch.backoff import full_jitter, retry_after_s
 from proxy.dispatch.breaker import Breaker
 from proxy.dispatch.ratelimit import RateLimit, estimate_tokens
 from proxy.http.errors import ProxyError
-from proxy.http.relay import send
+from proxy.http.relay import read_body, send
 from proxy.http.upstream import UpstreamClient
 
 log = structlog.get_logger("llm_router.dispatch")
@@ -70,8 +71,18 @@ class Dispatched:
     response: aiohttp.ClientResponse | None = None
     client: UpstreamClient | None = None
     translated: Any = None
+    body: bytes | None = None
+    """A non-streamed answer already read (and checked to be JSON) by the dispatcher."""
     error: UpstreamError | None = None
     tried: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _is_json(body: bytes) -> bool:
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def serves(upstream: Upstream, name: str, model: str) -> bool:
@@ -178,11 +189,25 @@ class Dispatcher:
                         resp = await send(client, method, raw_path, headers, body_for(model),
                                           first_byte_s=min(client.timeouts.first_byte_s, remaining))
                         if resp.status not in RETRYABLE:
-                            if resp.status < 400:
-                                breaker.success()
-                            else:
+                            if resp.status >= 400:
                                 breaker.release()
-                            return Dispatched(model, name, "openai", response=resp, client=client, tried=tried)
+                                return Dispatched(model, name, "openai", response=resp, client=client, tried=tried)
+                            if stream:
+                                breaker.success()
+                                return Dispatched(model, name, "openai", response=resp, client=client, tried=tried)
+                            body = await read_body(resp, client)
+                            resp.release()
+                            if _is_json(body):
+                                breaker.success()
+                                return Dispatched(model, name, "openai", response=resp, client=client, body=body, tried=tried)
+                            # A 200 whose body is not JSON is a broken answer, not one to hand the app.
+                            breaker.failure()
+                            outcome = "malformed answer"
+                            last_error = None
+                            if attempt == res.retries or not breaker.allow():
+                                break
+                            breaker.release()
+                            continue
                         retry_after = retry_after_s(resp.headers.get("retry-after"))
                         try:
                             body = await resp.read()

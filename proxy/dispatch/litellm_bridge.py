@@ -37,6 +37,11 @@ def ensure_loaded() -> Any:
     return _module
 
 
+def known_providers() -> set[str]:
+    litellm = ensure_loaded()
+    return {str(getattr(p, "value", p)) for p in litellm.provider_list}
+
+
 @dataclass(slots=True)
 class Translated:
     """An answer from a translated provider, in OpenAI's format."""

@@ -13,6 +13,9 @@ by request headers so a test can ask for it through any client:
     x-fake-stall-after: 3       stop sending (but keep the connection) after this many chunks
     x-fake-model-delay: m=2     wait 2 s, only when the request asks for model m
     x-fake-model-reply: m=text  answer `text`, only when the request asks for model m
+    x-fake-model-status: m=503  answer this error status, only when the request asks for model m
+    x-fake-model-malformed: m   answer 200 with a body that is not JSON, only for model m
+    x-fake-flaky: key=2         answer 503 to the first 2 requests carrying this key, then normally
 
 Every request is recorded in `FakeUpstream.requests` with its raw body.
 """
@@ -43,6 +46,7 @@ class Received:
 @dataclass
 class FakeUpstream:
     requests: list[Received] = field(default_factory=list)
+    flaky: dict[str, int] = field(default_factory=dict)
     stream_finished_at: list[float] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
 
@@ -66,8 +70,21 @@ class FakeUpstream:
         h = request.headers
         if "x-fake-delay" in h:
             await asyncio.sleep(float(h["x-fake-delay"]))
+        status = None
+        if "x-fake-flaky" in h:
+            key, _, times = h["x-fake-flaky"].partition("=")
+            self.flaky[key] = self.flaky.get(key, 0) + 1
+            if self.flaky[key] <= int(times):
+                status = 503
+        if "x-fake-model-status" in h and request.path == "/v1/chat/completions":
+            picked = _for_model(h["x-fake-model-status"], orjson.loads(body)["model"])
+            status = int(picked) if picked else status
+        if "x-fake-model-malformed" in h and request.path == "/v1/chat/completions":
+            if orjson.loads(body)["model"] == h["x-fake-model-malformed"]:
+                return web.Response(body=b'{"id": "chatcmpl-broken", "choi', content_type="application/json")
         if "x-fake-status" in h:
             status = int(h["x-fake-status"])
+        if status is not None:
             headers = {"x-request-id": "req_fake_error", "x-ratelimit-remaining-requests": "0"}
             if "x-fake-retry-after" in h:
                 headers["retry-after"] = h["x-fake-retry-after"]
