@@ -49,7 +49,8 @@ def tier_table(totals: ReplayTotals) -> str:
         models = ", ".join(m for m, _ in t.models.most_common()) or "-"
         rows.append([tier, percent(t.requests / n if n else None), count(t.requests), models,
                      money(t.cost_requested), money(t.cost_router)])
-    return markdown(("tier", "share", "requests", "model", "cost (no router)", "cost (with router)"), rows)
+    return markdown(("tier", "share", "requests", "model", "cost (no router)", "cost (with router)"), rows,
+                    align="lrrlrr")
 
 
 def confusion_table(totals: ReplayTotals) -> str:

@@ -28,18 +28,23 @@ def percent(share: float | None, digits: int = 1) -> str:
     return "n/a" if share is None else f"{share * 100:.{digits}f}%"
 
 
-def markdown(header: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int = 1) -> str:
-    """A Markdown table: readable in a terminal, pasteable into an issue or a README."""
+def markdown(header: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int = 1,
+             align: str | None = None) -> str:
+    """A Markdown table: readable in a terminal, pasteable into an issue or a README.
+
+    Columns from `numeric_from` on are right-aligned, unless `align` spells each column (`l`/`r`).
+    """
+    right = [(align[i] == "r") if align else i >= numeric_from for i in range(len(header))]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
         out = []
         for i, cell in enumerate(cells):
             cell = str(cell)
-            out.append(cell.rjust(widths[i]) if i >= numeric_from else cell.ljust(widths[i]))
+            out.append(cell.rjust(widths[i]) if right[i] else cell.ljust(widths[i]))
         return "| " + " | ".join(out) + " |"
 
-    rule = "|" + "|".join(("-" * (w + 1) + ":") if i >= numeric_from else ("-" * (w + 2))
+    rule = "|" + "|".join(("-" * (w + 1) + ":") if right[i] else ("-" * (w + 2))
                           for i, w in enumerate(widths)) + "|"
     return "\n".join([line(header), rule, *(line(r) for r in rows)])
 
