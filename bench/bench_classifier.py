@@ -62,7 +62,7 @@ def requests_from(path: Path) -> list[dict]:
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def timed(fn, items, repeat: int) -> tuple[list[float], list[float]]:

@@ -23,7 +23,12 @@ from proxy.classifier import calibration
 from proxy.classifier.artifacts import FORMAT_VERSION, METADATA_FILE, write_json
 from proxy.classifier.cascade import Classifier
 from proxy.classifier.datasets import read_labeled
-from proxy.classifier.embedding import TOKENIZER_FILE, VECTORS_FILE, EmbeddingStage, load_exemplars
+from proxy.classifier.embedding import (
+    TOKENIZER_FILE,
+    VECTORS_FILE,
+    EmbeddingStage,
+    load_exemplars,
+)
 from proxy.classifier.features import bounded_text
 from proxy.classifier.metrics import tier_metrics
 from proxy.classifier.outcome_labels import outcome_rows
@@ -31,7 +36,13 @@ from proxy.classifier.request_text import view_of_row
 from proxy.classifier.rules import apply_rules
 from proxy.classifier.settings import AmbiguityBand, ClassifierSettings, Thresholds
 from proxy.classifier.tfidf_model import ONNX_FILE, TIERS, VOCAB_FILE, TfidfModel
-from proxy.classifier.training import DEFAULT_C, Example, fit, make_examples, source_holdout_scores
+from proxy.classifier.training import (
+    DEFAULT_C,
+    Example,
+    fit,
+    make_examples,
+    source_holdout_scores,
+)
 
 EXEMPLAR_WEIGHT = 3.0
 SAMPLE_PER_SOURCE = 60
@@ -170,7 +181,7 @@ def train(train_path: Path, dev_path: Path | None, out: Path, exemplars_path: Pa
     settings = ClassifierSettings(stages=stages, exemplars=str(exemplars_path or "none"))
     embedding = None
     if has_embedding:
-        from proxy.classifier.embedding import save_vectors, Encoder
+        from proxy.classifier.embedding import Encoder, save_vectors
 
         save_vectors(out / VECTORS_FILE, Encoder(out / TOKENIZER_FILE), pairs, _sample(rows))
         embedding = EmbeddingStage(out, exemplars_path)

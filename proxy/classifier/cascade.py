@@ -71,7 +71,7 @@ class Classifier:
         self._use_rules = "rules" in settings.stages
 
     @classmethod
-    def load(cls, settings: ClassifierSettings, base_dir: Path) -> "Classifier":
+    def load(cls, settings: ClassifierSettings, base_dir: Path) -> Classifier:
         """Load the artifacts named by `settings`, relative to the policy folder `base_dir`."""
         model_dir = (Path(base_dir) / settings.model_dir).resolve()
         needs_model = "tfidf" in settings.stages or settings.thresholds is None or settings.ambiguous is None

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from itertools import pairwise
 
 from proxy.classifier.request_text import RequestView
 from proxy.classifier.rules import RuleResult
@@ -63,7 +64,7 @@ def analyze(text: str, rules: RuleResult, view: RequestView | None = None) -> li
     """Tokens of a request: word unigrams and bigrams, markers, length bucket."""
     words = word_tokens(normalize(text))
     tokens = list(words)
-    tokens.extend(f"{a} {b}" for a, b in zip(words, words[1:]))
+    tokens.extend(f"{a} {b}" for a, b in pairwise(words))
     tokens.extend("§" + name for name in rules.markers)
     tokens.append(length_bucket(rules.words))
     if view is not None and view.system:

@@ -91,7 +91,7 @@ def routing_curve(scores: np.ndarray, strong: np.ndarray, weak: np.ndarray,
     for target in (0.5, 0.8):
         hit = np.nonzero(pgr >= target - 1e-12)[0]
         result[f"cpt{int(target * 100)}"] = round(float(share[hit[0]] * 100), 2) if len(hit) else None
-    points = sorted({int(round(p * n)) for p in np.linspace(0, 1, 11)})
+    points = sorted({round(float(p) * n) for p in np.linspace(0, 1, 11)})
     result["curve"] = [
         {"strong_pct": round(float(share[k] * 100), 1), "quality": round(float(quality[k]), 4),
          "pgr": round(float(pgr[k]), 4), "cost_per_call": float(cost[k])}

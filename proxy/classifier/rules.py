@@ -18,7 +18,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from proxy.classifier.lexicon import ACCOUNT_FAQ, ASSISTANT_VERBS, KEYWORDS, WEATHER_TIME
+from proxy.classifier.lexicon import (
+    ACCOUNT_FAQ,
+    ASSISTANT_VERBS,
+    KEYWORDS,
+    WEATHER_TIME,
+)
 from proxy.classifier.request_text import RequestView
 
 # Structural markers that words cannot express: notation, code layout, lists.
@@ -29,10 +34,10 @@ PATTERNS: dict[str, tuple[re.Pattern[str], int]] = {
         r"\\(?:frac|int|sum|sqrt|lim|begin|cdot|times|alpha|beta|theta|infty|mathbb|le|ge|neq|boxed)\b"
         r"|\$[^$\n\d\s][^$\n]{0,80}\$|\^\{"), 1),
     "math": (re.compile(r"\d *[-+*/^×÷=] *\(?\d|[a-z] *\^ *\d|\b[xyz] *[=<>]"), 1),
-    "code_block": (re.compile(r"```|^(?: {4,}|\t)\S[^\n]*[;{}()]$|^(?:def|class|import|#include|public|fn) ", re.M), 1),
+    "code_block": (re.compile(r"```|^(?: {4,}|\t)\S[^\n]*[;{}()]$|^(?:def|class|import|#include|public|fn) ", re.MULTILINE), 1),
     "hard_code": (re.compile(r"\bo\([^)\n]{1,12}\)|design (?:a|an|the) \w+ system"), 2),
     "constraints": (re.compile(r"exactly \d|\d{3,} words"), 1),
-    "multi_step": (re.compile(r"(?:^[ \t]*(?:\d+[.)]|[-*•])[ \t]+\S[^\n]*\n?){3,}", re.M), 1),
+    "multi_step": (re.compile(r"(?:^[ \t]*(?:\d+[.)]|[-*•])[ \t]+\S[^\n]*\n?){3,}", re.MULTILINE), 1),
 }
 
 _WORD = re.compile(r"[a-z0-9]+(?:['/-][a-z0-9]+)*[+#]*")

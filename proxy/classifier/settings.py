@@ -26,7 +26,7 @@ class Thresholds(BaseModel):
     """Scores at or above this value go to the `complex` tier; anything between is `standard`."""
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Thresholds":
+    def _ordered(self) -> Thresholds:
         for name in ("simple", "complex"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -54,7 +54,7 @@ class AmbiguityBand(BaseModel):
     """Upper edge of the band (exclusive). Scores at or above it are trusted as clearly complex."""
 
     @model_validator(mode="after")
-    def _ordered(self) -> "AmbiguityBand":
+    def _ordered(self) -> AmbiguityBand:
         if not 0.0 <= self.low < self.high <= 1.0:
             raise ValueError(
                 f"ambiguous band [{self.low}, {self.high}) is not a range inside [0, 1]; "

@@ -1,6 +1,12 @@
 import numpy as np
 
-from proxy.classifier.calibration import Scored, ambiguous_band, choose_complex, choose_simple, predict
+from proxy.classifier.calibration import (
+    Scored,
+    ambiguous_band,
+    choose_complex,
+    choose_simple,
+    predict,
+)
 
 
 def data():

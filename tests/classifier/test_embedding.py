@@ -13,7 +13,8 @@ def test_encoder_gives_unit_vectors_and_meaningful_neighbours(classifier):
     assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-4
     simple, _ = stage.score("wake me up at 6 tomorrow")
     hard, _ = stage.score("prove that every finite integral domain is a field")
-    assert simple < 0.3 < 0.7 < hard
+    assert simple < 0.3
+    assert hard > 0.7
 
 
 def test_edited_exemplars_are_embedded_at_load(tmp_path):

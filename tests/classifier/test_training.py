@@ -72,5 +72,5 @@ def test_serving_does_not_import_scikit_learn():
             "bad = [m for m in ('sklearn', 'skl2onnx', 'onnx', 'tokenizers') if m in sys.modules];"
             "print(bad); sys.exit(1 if bad else 0)")
     repo = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr

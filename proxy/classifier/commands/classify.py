@@ -9,7 +9,12 @@ from pathlib import Path
 
 import orjson
 
-from proxy.classifier.commands.common import USER_ERRORS, add_policy_argument, fail, load_classifier
+from proxy.classifier.commands.common import (
+    USER_ERRORS,
+    add_policy_argument,
+    fail,
+    load_classifier,
+)
 from proxy.classifier.datasets import read_batch
 
 

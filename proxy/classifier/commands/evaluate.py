@@ -15,7 +15,12 @@ from typing import Any
 import numpy as np
 import orjson
 
-from proxy.classifier.commands.common import USER_ERRORS, add_policy_argument, fail, load_classifier
+from proxy.classifier.commands.common import (
+    USER_ERRORS,
+    add_policy_argument,
+    fail,
+    load_classifier,
+)
 from proxy.classifier.datasets import DataError, read_labeled, read_outcomes
 from proxy.classifier.metrics import find_model, percentile, routing_curve, tier_metrics
 from proxy.classifier.tfidf_model import TIERS
