@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import json
 import shutil
 import subprocess
 import sys
@@ -60,11 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--rate", type=int, default=500, help="py-spy samples per second")
     p.add_argument("--native", action="store_true", help="also sample C extensions (uvloop, aiohttp's parser)")
+    p.add_argument("--gc", action="store_true",
+                   help="instead of py-spy, time llm-router's garbage collections under the same load")
     p.add_argument("--top", type=int, default=30)
     p.add_argument("--out", default=str(compare.BENCH / ".profile"))
     args = p.parse_args(argv)
     pyspy = shutil.which("py-spy")
-    if not pyspy:
+    if not pyspy and not args.gc:
         print("py-spy is not installed: pip install py-spy", file=sys.stderr)
         return 2
     out = Path(args.out)
@@ -98,10 +101,42 @@ def main(argv: list[str] | None = None) -> int:
             print(f"variant not measurable: {skipped}", file=sys.stderr)
             return 1
         system = systems[0]
+        gc_file = scratch / "gc.json"
+        if args.gc:
+            if args.relay:
+                print("--gc works on llm-router only", file=sys.stderr)
+                return 2
+            system.start_argv = [sys.executable, str(compare.BENCH / "gcstats.py"), str(gc_file),
+                                 *system.start_argv[system.start_argv.index("serve"):]]
         system.start(scratch, proxy_cores)
         compare.warm(system, 200)
         load = compare.Load(scratch, load_cores, use_wrk=True)
         stem = out / f"{'aiohttp-relay' if args.relay else args.variant}-c{args.concurrency}"
+        if args.gc:
+            t0 = time.time()
+            result = load.closed_loop(system.url, args.concurrency, args.seconds, 10_000_000)
+            t1 = time.time()
+            system.stop()
+            import gcstats
+
+            data = json.loads(gc_file.read_text())
+            summary = gcstats.summarize(data["events"], t0, t1)
+            summary.update(load=result, threshold=data["threshold"], tracked_objects=data["tracked_objects"],
+                           tracked_kinds=data["tracked_kinds"], frozen_objects=data["frozen_objects"])
+            Path(f"{stem}-gc.json").write_text(json.dumps(summary, indent=1))
+            print(f"load: {result['rps']:.0f} req/s, p50 {result['p50_us']:.0f} us, p99 {result['p99_us']:.0f} us "
+                  f"({load.tool}, {args.concurrency} connections, {args.seconds} s)")
+            print(f"gc threshold {data['threshold']}, {data['tracked_objects']} objects tracked at exit, "
+                  f"{data['frozen_objects']} frozen; most tracked: "
+                  + ", ".join(f"{k} {n}" for k, n in data["tracked_kinds"][:8]))
+            for gen in (0, 1, 2):
+                g = summary[f"gen{gen}"]
+                if g["collections"]:
+                    print(f"gen{gen}: {g['collections']:5d} collections, {g['total_ms']:7.1f} ms in all "
+                          f"({100 * g['share_of_time']:.1f} % of the time), pause p50 {g['p50_ms']:.2f} ms, "
+                          f"p99 {g['p99_ms']:.2f} ms, max {g['max_ms']:.2f} ms; "
+                          f"{g['unreachable_freed']} unreachable objects freed")
+            return 0
         cmd = [pyspy, "record", "--pid", str(system.proc.pid), "--rate", str(args.rate), "--duration",
                str(args.seconds), "--function", "--format", "raw", "--output", f"{stem}.txt"]
         # --native needs the target paused while its stack is read; without it, sample without pausing.
