@@ -169,7 +169,7 @@ def _work(first: int, lines: list[bytes]) -> ReplayTotals:
     return _worker.chunk(first, lines)
 
 
-def replay(path: Path, setup: Setup, *, workers: int | None = None,
+def replay(path: Path, setup: Setup, *, workers: int | None = None, chunk_lines: int = 2000,
            on_chunk: Callable[[int, int], None] = lambda nbytes, nlines: None) -> ReplayTotals:
     """Totals for the traffic file at `path`; `on_chunk(bytes, lines)` after each chunk (progress)."""
     size = path.stat().st_size
@@ -179,11 +179,11 @@ def replay(path: Path, setup: Setup, *, workers: int | None = None,
     with open(path, "rb") as stream:
         if workers <= 1:
             replayer = Replayer(setup)
-            for first, lines, nbytes in chunks(stream):
+            for first, lines, nbytes in chunks(stream, chunk_lines):
                 totals.merge(replayer.chunk(first, lines))
                 on_chunk(nbytes, len(lines))
             return totals
-        _parallel(chunks(stream), setup, workers, totals, on_chunk)
+        _parallel(chunks(stream, chunk_lines), setup, workers, totals, on_chunk)
     return totals
 
 
