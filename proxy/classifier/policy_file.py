@@ -14,6 +14,9 @@ from pydantic import ValidationError
 from proxy.classifier.settings import ClassifierSettings
 
 DEFAULT_POLICY = Path("policies/default.yaml")
+# A source checkout or editable install keeps policies/ beside the package,
+# so the commands also work when run from another folder.
+CHECKOUT_POLICIES = Path(__file__).resolve().parents[2] / "policies"
 
 
 class PolicyError(ValueError):
@@ -21,12 +24,17 @@ class PolicyError(ValueError):
 
 
 def load_settings(policy: Path | None) -> tuple[ClassifierSettings, Path]:
-    """(settings, base_dir). Without a policy file: defaults, artifacts under ./policies."""
+    """(settings, base_dir). Without --policy: ./policies/default.yaml, else the checkout's
+    policies/default.yaml, else built-in defaults with artifacts under ./policies."""
     if policy is None:
         if DEFAULT_POLICY.exists():
             policy = DEFAULT_POLICY
-        else:
+        elif Path("policies").is_dir() or not CHECKOUT_POLICIES.is_dir():
             return ClassifierSettings(), Path("policies")
+        elif (CHECKOUT_POLICIES / DEFAULT_POLICY.name).exists():
+            policy = CHECKOUT_POLICIES / DEFAULT_POLICY.name
+        else:
+            return ClassifierSettings(), CHECKOUT_POLICIES
     try:
         data = yaml.safe_load(policy.read_text(encoding="utf-8")) or {}
     except OSError as exc:
