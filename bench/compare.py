@@ -44,13 +44,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import yaml
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 P99_LIMIT_US = 50_000.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CHAT_PATH = "/v1/chat/completions"
 MESSAGES = [
     {"role": "system", "content": "You are a helpful assistant. Answer concisely."},
@@ -180,6 +181,18 @@ class Proc:
 
     def hwm_kb(self) -> int:
         return sum(status_kb(p, "VmHWM") for p in proc_tree(self.pid))
+
+    def cpu_s(self) -> float:
+        """User + system CPU time of the live process tree, all threads, in seconds."""
+        ticks = 0
+        for pid in proc_tree(self.pid):
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])
+        return ticks / CLOCK_TICKS
 
     def log_tail(self, n: int = 15) -> str:
         try:
@@ -599,6 +612,7 @@ def measure(args: argparse.Namespace, plan: Plan, systems: list[System], load: L
         if system.proc is not None and not system.proc.alive():
             fail(system, BenchError(f"process exited during the run:\n{system.proc.log_tail()}"))
             return None
+        cpu_before = system.proc.cpu_s() if system.proc is not None else 0.0
         try:
             with PeakSampler(system.proc) as sampler:
                 result = fn()
@@ -606,6 +620,12 @@ def measure(args: argparse.Namespace, plan: Plan, systems: list[System], load: L
             fail(system, BenchError(f"{what}: {exc}"))
             return None
         if system.proc is not None:
+            result["cpu_s"] = system.proc.cpu_s() - cpu_before
+            if result.get("requests"):
+                result["cpu_us_per_req"] = result["cpu_s"] * 1e6 / result["requests"]
+            seconds = result.get("duration_s") or result.get("duration_us", 0) / 1e6
+            if seconds:
+                result["cpu_busy"] = result["cpu_s"] / seconds
             system.data["rss_peak_sampled_kb"] = max(system.data.get("rss_peak_sampled_kb", 0), sampler.peak_kb)
         return result
 
@@ -687,6 +707,11 @@ def summarize(systems: list[System]) -> dict[str, dict]:
             row["added_stream_total_p50_us"] = paired_added(s, direct, "stream", "p50_us")
         row["max_rps"] = median([r["max_rps"] for r in d["throughput"]])
         row["saturation_rps"] = median([r["saturation_rps"] for r in d["throughput"]])
+        row["cpu_us_per_req_c10"] = median([r.get("cpu_us_per_req") for r in d["latency"]["c10"]])
+        row["cpu_us_per_req_peak"] = median([max(t["levels"], key=lambda r: r["rps"]).get("cpu_us_per_req")
+                                             for t in d["throughput"]])
+        row["cpu_busy_peak"] = median([max(t["levels"], key=lambda r: r["rps"]).get("cpu_busy")
+                                       for t in d["throughput"]])
         row["ready_s"] = median(d["ready_s"])
         row["rss_idle_mb"] = d["rss_idle_kb"] / 1024 if "rss_idle_kb" in d else None
         row["rss_peak_mb"] = d["rss_peak_sampled_kb"] / 1024 if "rss_peak_sampled_kb" in d else None
@@ -718,6 +743,9 @@ def ratios(summary: dict[str, dict]) -> dict[str, dict]:
                 continue
             r[f"rps_vs_{peer_name}"] = ratio(row["max_rps"], peer["max_rps"])
             r[f"saturation_rps_vs_{peer_name}"] = ratio(row["saturation_rps"], peer["saturation_rps"])
+            # Requests per CPU-second relative to the peer's: the share of the peer's throughput one core
+            # would give if nothing else ran on it; the steadiest of the throughput figures here.
+            r[f"cpu_efficiency_vs_{peer_name}"] = ratio(peer["cpu_us_per_req_peak"], row["cpu_us_per_req_peak"])
             r[f"added_p50_c1_vs_{peer_name}"] = ratio(row["added_p50_c1_us"], peer["added_p50_c1_us"])
             r[f"added_p50_c10_vs_{peer_name}"] = ratio(row["added_p50_c10_us"], peer["added_p50_c10_us"])
             r[f"rss_idle_vs_{peer_name}"] = ratio(row["rss_idle_mb"], peer["rss_idle_mb"])
@@ -741,6 +769,8 @@ def targets(summary: dict[str, dict], rat: dict[str, dict]) -> list[dict]:
         t("added latency p50, 1 client", row["added_p50_c1_us"], "<=", 400, "us"),
         t("added latency p99, 1 client", row["added_p99_c1_us"], "<=", 1500, "us"),
         t("throughput vs nginx (one core)", r.get("rps_vs_nginx"), ">=", 0.5, "x"),
+        t("requests per CPU-second vs nginx's (stricter: nginx's core is not saturated here)",
+          r.get("cpu_efficiency_vs_nginx"), ">=", 0.5, "x"),
         t("idle RSS", row["rss_idle_mb"], "<=", 60, "MiB"),
         t("time to ready", row["ready_s"], "<=", 1.0, "s"),
         t("added p50 (1 client) vs nginx's", r.get("added_p50_c1_vs_nginx"), "<=", 2.0, "x"),
@@ -860,8 +890,11 @@ def write_markdown(path: Path, result: dict) -> None:
         f"- Throughput: concurrency sweep {list(plan['tput_levels'])}, {plan['tput_s']} s each; a system's figure "
         "is the highest req/s whose p99 < 50 ms with < 0.1 % errors (median over rounds); a system's sweep "
         "stops after two failing levels in a row. 'Peak req/s' is the highest rate at any level whatever its "
-        "p99: what one core of it can do, less sensitive than the p99 limit to pauses from other work on the "
-        "machine.",
+        "p99. 'CPU per request' is the user + system CPU time of the system's process tree (/proc/PID/stat) "
+        "during its peak level, divided by the requests served; requests per CPU-second relative to nginx's is "
+        "the share of nginx's throughput it would reach if both had a core to themselves, and moves much less "
+        "with other work on the machine than any rate does. 'Core busy' is that CPU time over the wall time: "
+        "a system well under 100 % was held back by the load core (mock + wrk), not by its own core.",
         f"- Streaming: {plan['stream_requests']} sequential `stream: true` requests per round in the mock's "
         "realistic mode (50 ms to the first chunk, 20 chunks 3 ms apart); time to first chunk measured by the client.",
         "- RSS: summed over the process tree from /proc/PID/status; idle = after ready and a warm-up, "
@@ -872,20 +905,23 @@ def write_markdown(path: Path, result: dict) -> None:
         "## Results",
         "",
         "| system | p50 @1 | added p50 @1 | added p99 @1 | added p50 @10 | added p99 @10 | added TTFB p50 (stream) "
-        "| max req/s (p99 < 50 ms) | peak req/s (any p99) | idle RSS | peak RSS (sampled / VmHWM sum) | ready |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| max req/s (p99 < 50 ms) | peak req/s (any p99) | CPU per request at peak (core busy) | idle RSS "
+        "| peak RSS (sampled / VmHWM sum) | ready |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, row in s.items():
         if name == "direct":
             lines.append(f"| direct (mock) | {fmt(row['p50_c1_us'], 1000, 3, ' ms')} | — | — | — | — | "
                          f"TTFB {fmt(row['ttfb_p50_us'], 1000, 2, ' ms')} | {fmt(row['max_rps'])} | {fmt(row['saturation_rps'])} "
-                         "| — | — | — |")
+                         "| — | — | — | — |")
             continue
         lines.append(
             f"| {name} | {fmt(row['p50_c1_us'], 1000, 3, ' ms')} | {fmt(row['added_p50_c1_us'], 1000, 3, ' ms')} "
             f"| {fmt(row['added_p99_c1_us'], 1000, 3, ' ms')} | {fmt(row['added_p50_c10_us'], 1000, 3, ' ms')} "
             f"| {fmt(row['added_p99_c10_us'], 1000, 3, ' ms')} | {fmt(row['added_ttfb_p50_us'], 1000, 3, ' ms')} "
-            f"| {fmt(row['max_rps'])} | {fmt(row['saturation_rps'])} | {fmt(row['rss_idle_mb'], 1, 1, ' MiB')} "
+            f"| {fmt(row['max_rps'])} | {fmt(row['saturation_rps'])} | {fmt(row['cpu_us_per_req_peak'], 1, 0, ' µs')} "
+            f"({fmt(row['cpu_busy_peak'], 0.01, 0, ' %')}) "
+            f"| {fmt(row['rss_idle_mb'], 1, 1, ' MiB')} "
             f"| {fmt(row['rss_peak_mb'], 1, 1)} / {fmt(row['rss_hwm_sum_mb'], 1, 1, ' MiB')} "
             f"| {fmt(row['ready_s'], 0.001, 0, ' ms')} |")
     otlp = (result.get("mock") or {}).get("otlp")
@@ -896,16 +932,17 @@ def write_markdown(path: Path, result: dict) -> None:
         "",
         "## Ratios",
         "",
-        "| system | p50 @1 / direct | req/s / direct | req/s / nginx | peak req/s / nginx's | added p50 @1 / nginx's "
-        "| req/s / aiohttp-relay "
+        "| system | p50 @1 / direct | req/s / direct | req/s / nginx | peak req/s / nginx's "
+        "| req/CPU-s / nginx's | added p50 @1 / nginx's | req/s / aiohttp-relay "
         "| req/s / LiteLLM | added p50 @1 / LiteLLM's | idle RSS / LiteLLM's | peak RSS / LiteLLM's "
         "| ready speed-up over LiteLLM |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, row in r.items():
         lines.append(
             f"| {name} | {fmt(row.get('p50_c1_vs_direct'), 1, 2, '×')} | {fmt(row.get('rps_vs_direct'), 1, 2, '×')} "
             f"| {fmt(row.get('rps_vs_nginx'), 1, 2, '×')} | {fmt(row.get('saturation_rps_vs_nginx'), 1, 2, '×')} "
+            f"| {fmt(row.get('cpu_efficiency_vs_nginx'), 1, 2, '×')} "
             f"| {fmt(row.get('added_p50_c1_vs_nginx'), 1, 2, '×')} "
             f"| {fmt(row.get('rps_vs_relay'), 1, 2, '×')} | {fmt(row.get('rps_vs_litellm'), 1, 1, '×')} | {fmt(row.get('added_p50_c1_vs_litellm'), 1, 3, '×')} "
             f"| {fmt(row.get('rss_idle_vs_litellm'), 1, 2, '×')} | {fmt(row.get('rss_peak_vs_litellm'), 1, 2, '×')} "

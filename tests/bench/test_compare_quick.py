@@ -74,6 +74,8 @@ def test_quick_run_writes_sane_results(tmp_path: Path) -> None:
     assert router["added_p50_c1_us"] is not None
     assert 5 < router["rss_idle_mb"] <= router["rss_peak_mb"] < 4096
     assert 0 < router["ready_s"] < 20
+    assert router["saturation_rps"] > 0
+    assert 1 < router["cpu_us_per_req_peak"] < 1_000_000
 
     text = md.read_text()
     for heading in ("## Machine", "## Versions", "## Results", "## Ratios", "## Targets"):
