@@ -36,7 +36,9 @@ OUTPUT_TOKENS = {"simple": 100, "standard": 300, "complex": 600}
 (typical answer lengths: a short FAQ answer, a function, a worked solution);
 capped by the row's own max_tokens. Both strategies get the same count."""
 
-MEMO_LIMIT = 100_000
+MEMO_LIMIT = 50_000
+MEMO_PROBE = 20_000
+"""After this many lookups with under 1 % hits the memo is switched off: unique traffic only pays for it."""
 PARALLEL_BYTES = 8 * 1024 * 1024
 """Files smaller than this are replayed in-process: starting workers costs more than it saves."""
 
@@ -63,7 +65,8 @@ class Replayer:
         settings = self.policy.classifier.model_copy(update={"stages": list(setup.stages)})
         self.classifier = Classifier.load(settings, setup.policy_path.parent)
         self.prices = PriceTable.load(self.policy.prices)
-        self._memo: dict[bytes, Any] = {}
+        self._memo: dict[bytes, Any] | None = {}
+        self._lookups = self._hits = 0
         self._choice: dict[tuple[str, str], str] = {}
 
     def model_for(self, tier: str, requested: str) -> str:
@@ -80,13 +83,23 @@ class Replayer:
 
     def classify(self, row: dict[str, Any]) -> Any:
         # Real traffic repeats itself (templates, retries): the same conversation is classified once.
+        memo = self._memo
+        if memo is None:
+            return self.classifier.classify(row)
         key = orjson.dumps([row.get("messages"), row.get("tools"), row.get("response_format")])
-        hit = self._memo.get(key)
-        if hit is None:
-            if len(self._memo) >= MEMO_LIMIT:
-                self._memo.clear()
-            hit = self._memo[key] = self.classifier.classify(row)
-        return hit
+        self._lookups += 1
+        hit = memo.get(key)
+        if hit is not None:
+            self._hits += 1
+            return hit
+        if self._lookups == MEMO_PROBE and self._hits * 100 < self._lookups:
+            self._memo = None
+        elif len(memo) >= MEMO_LIMIT:
+            memo.clear()
+        result = self.classifier.classify(row)
+        if self._memo is not None:
+            memo[key] = result
+        return result
 
     def usage(self, row: dict[str, Any], tier: str) -> tuple[Usage, bool]:
         from proxy.telemetry.usage import estimate_usage, usage_from_dict
