@@ -28,14 +28,8 @@ def test_litellm_map_is_read_without_importing_litellm() -> None:
         "import sys; from proxy.pricing import PriceTable; t = PriceTable.load(); "
         "assert t.get('gpt-4o') is not None; assert 'litellm' not in sys.modules, 'litellm was imported'"
     )
+    # In a fresh process: other tests in this one may import LiteLLM on purpose.
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
-    assert "litellm" not in sys.modules
-
-
-def test_load_is_fast() -> None:
-    started = time.perf_counter()
-    PriceTable.load()
-    assert time.perf_counter() - started < 1.0  # ~35 ms measured; generous for a loaded CI box
 
 
 def test_gpt4o_prices_come_from_the_litellm_map(table: PriceTable) -> None:
