@@ -1,17 +1,23 @@
 """llm-router: a sidecar that carries an app's OpenAI traffic and routes it by request complexity.
 
-The map. A request arrives on the listener (`proxy.server.Sidecar.handle`),
-which reads the active `Runtime` once: the compiled config (`proxy.config`:
-strict schema -> `Loaded` -> `Runtime`, swapped whole by the hot-reload
-watcher). The body is read within `limits`, the route is picked by a pure
-function of path, headers and requested model (`proxy.routing.table`), and
-the request is dispatched to that route's upstream (`proxy.http.relay`) over
-the upstream's pooled session (`proxy.http.upstream`). The answer is relayed
-back as it arrives; only the proxy's own failures become an OpenAI-shaped
-error (`proxy.http.errors`). Every request ends in one JSON access log line
-(`proxy.logs`) and the counters behind `/metrics` (`proxy.admin`).
+The map. Connections arrive at the listener (`proxy.interception.listener`),
+which hands plain HTTP to the aiohttp server and terminates CONNECT tunnels to
+intercepted hosts with a minted certificate, so every request, however it
+came, reaches `proxy.pipeline.Pipeline.handle`. The pipeline reads the active
+`Runtime` once (`proxy.server`: the compiled config, swapped whole by the
+hot-reload watcher in `proxy.config`), fills a `RequestRecord`
+(`proxy.record`) and runs the stages:
 
-Decisions (route selection, classification in `proxy.classifier`) are pure
-functions of plain data; I/O lives at the edges (listener, relay, watcher).
-Background work is started only through `proxy.spawn.Spawner`.
+    parse -> route (proxy.routing.table) -> classify (proxy.classifier)
+          -> decide: tier, model, sticky arm (proxy.routing.decide, .bucket)
+          -> passthrough | shadow (proxy.routing.shadow) | canary + guardrail (proxy.routing.guardrail)
+          -> dispatch: model chain with retries, breakers, fallbacks (proxy.dispatch)
+          -> relay the answer as it arrives (proxy.http.relay), watching usage (proxy.observe)
+          -> span, metrics, cost (proxy.telemetry, proxy.pricing) and the access log line
+
+Decisions (route selection, classification, the arm and model choice, the
+guardrail verdict, config compilation) are pure functions of plain data; I/O
+lives at the edges (listener, relay, dispatch, telemetry export, watcher).
+Background work is started only through `proxy.spawn.Spawner`. A failure in
+routing or classification fails open: the request is passed through.
 """
