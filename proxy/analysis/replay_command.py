@@ -57,8 +57,8 @@ def _output_tokens(spec: str | None) -> dict[str, int]:
 def run(args: argparse.Namespace) -> int:
     from proxy.analysis import replay_output
     from proxy.analysis.html_report import write
-    from proxy.config.loader import load_policy
     from proxy.config import ConfigError
+    from proxy.config.loader import load_policy
 
     if not args.traffic.is_file():
         print(f"llm-router replay: {args.traffic} does not exist", file=sys.stderr)

@@ -97,6 +97,6 @@ def html(totals: ReplayTotals, meta: dict[str, Any], printed: str) -> str:
     charts.append(svg.histogram("Complexity score distribution", edges, {"requests": hist}))
     notes = [f"Policy: {meta['policy']}. Classifier stages: {', '.join(meta['stages'])}.",
              meta["token_note"],
-             "The sweep moves only the simple threshold: requests below it go to the simple tier's model, "
-             "the rest to the model of their tier (standard for those the policy calls simple)."]
+             ("The sweep moves only the simple threshold: requests below it go to the simple tier's model, "
+              "the rest to the model of their tier (standard for those the policy calls simple).")]
     return page(f"llm-router replay: {meta['file']}", f"{totals.requests:,} requests", printed, charts, notes)

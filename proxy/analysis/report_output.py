@@ -82,10 +82,10 @@ def text(totals: ShadowTotals, rule: Rule, meta: dict[str, Any]) -> str:
     else:
         out.append("projected monthly savings: n/a (needs priced records spanning some time)")
     out += ["", "recommendation per route and tier:", *advice,
-            f"rule: ready when ≥ {rule.min_samples} samples, ≤ {rule.max_error_rate * 100:g}% shadow errors and "
-            f"similarity ≥ {rule.similarity:g} on ≥ {rule.ready_share * 100:g}% of them; review at ≥ "
-            f"{rule.review_share * 100:g}%. Similarity is word overlap blended with length ratio: a screening "
-            "signal for where to look, not a quality judgment."]
+            (f"rule: ready when ≥ {rule.min_samples} samples, ≤ {rule.max_error_rate * 100:g}% shadow errors and "
+             f"similarity ≥ {rule.similarity:g} on ≥ {rule.ready_share * 100:g}% of them; review at ≥ "
+             f"{rule.review_share * 100:g}%. Similarity is word overlap blended with length ratio: a screening "
+             "signal for where to look, not a quality judgment.")]
     worst = totals.worst_diffs()
     if worst:
         out += ["", "worst diffs (content was captured):"]

@@ -88,8 +88,8 @@ def line(title: str, points: Sequence[tuple[float, float]], *, x_label: str, y_l
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#333"/>',
         f'<polyline points="{path}" fill="none" stroke="{PALETTE[0]}" stroke-width="2"/>',
         f'<text x="{left + plot_w / 2:.0f}" y="{height - 6}" {FONT} text-anchor="middle">{escape(x_label)}</text>',
-        f'<text x="12" y="{top + plot_h / 2:.0f}" {FONT} transform="rotate(-90 12 {top + plot_h / 2:.0f})" '
-        f'text-anchor="middle">{escape(y_label)}</text>',
+        (f'<text x="12" y="{top + plot_h / 2:.0f}" {FONT} transform="rotate(-90 12 {top + plot_h / 2:.0f})" '
+         f'text-anchor="middle">{escape(y_label)}</text>'),
         f'<text x="{left - 4}" y="{sy(y1) + 4:.1f}" {FONT} text-anchor="end">{escape(y_fmt(y1))}</text>',
         f'<text x="{left - 4}" y="{sy(y0) + 4:.1f}" {FONT} text-anchor="end">{escape(y_fmt(y0))}</text>',
         f'<text x="{left}" y="{top + plot_h + 16}" {FONT}>{escape(x_fmt(x0))}</text>',

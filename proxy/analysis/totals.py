@@ -68,7 +68,7 @@ class ScoreBins:
         """Cost and dangerous-misroute rate for each simple threshold (every 0.05)."""
         total_complex = sum(self.labeled_complex)
         out = []
-        for step in range(0, 21):
+        for step in range(21):
             cut = step * BINS // 20
             cost = sum(self.cost_simple[:cut]) + sum(self.cost_upper[cut:])
             below_complex = sum(self.labeled_complex[:cut])

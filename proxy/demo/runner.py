@@ -111,7 +111,9 @@ async def run_demo(rows: list[dict[str, Any]], workdir: Path, *, concurrency: in
 
 async def _with_sidecar(run: DemoRun, rows: list[dict[str, Any]], upstream_url: str, concurrency: int,
                         overhead_n: int, progress: bool | None) -> None:
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+        InMemorySpanExporter,
+    )
 
     from proxy.config import load
     from proxy.server import Sidecar, serve
@@ -134,7 +136,7 @@ async def _with_sidecar(run: DemoRun, rows: list[dict[str, Any]], upstream_url: 
         sidecar.telemetry = sidecar.shadow.telemetry = telemetry
         resolved = telemetry.settings.resolve()
         run.otlp_endpoint = resolved.endpoint if resolved else None
-        proxy_url = "http://%s:%d/v1" % sidecar.listen_address
+        proxy_url = "http://{}:{}/v1".format(*sidecar.listen_address)
         total = 2 * len(rows) + 2 * min(overhead_n, len(rows))
         with Progress(total, "demo (simulated upstream)", unit="req", enabled=progress) as bar:
             await _send_all(run, rows, proxy_url, "shadow", concurrency, bar)

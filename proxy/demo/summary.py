@@ -60,8 +60,8 @@ def render(run: DemoRun, kept: bool) -> str:
                      _models_for(run, t)] for t in TIERS], align="lrrl")
     stages = ", ".join(f"{stage} {c}" for stage, c in s["stages"].most_common())
     out = [
-        "SIMULATED UPSTREAM: answers are canned text, token counts are real local counts of that text, "
-        f"latencies are typical per-model figures scaled by {SCALE:g}. No request left this machine.",
+        ("SIMULATED UPSTREAM: answers are canned text, token counts are real local counts of that text, "
+         f"latencies are typical per-model figures scaled by {SCALE:g}. No request left this machine."),
         "",
         f"classification mix ({s['requests']} requests through the canary route; decided by: {stages}):",
         mix,
@@ -74,8 +74,8 @@ def render(run: DemoRun, kept: bool) -> str:
     direct, proxied = run.overhead.get("direct", []), run.overhead.get("proxied", [])
     if direct and proxied:
         out += ["", f"latency overhead ({len(direct)} sequential requests, simulated delay off, classification included;",
-                "client, sidecar and simulated upstream share one event loop here, which overstates it: bench/ "
-                "measures the sidecar on its own):",
+                ("client, sidecar and simulated upstream share one event loop here, which overstates it: bench/ "
+                 "measures the sidecar on its own):"),
                 markdown(("path", "p50", "p99"), [
                     ["direct to the simulated upstream", f"{_ms(direct, .5):.2f} ms", f"{_ms(direct, .99):.2f} ms"],
                     ["through the sidecar", f"{_ms(proxied, .5):.2f} ms", f"{_ms(proxied, .99):.2f} ms"],
@@ -86,8 +86,8 @@ def render(run: DemoRun, kept: bool) -> str:
              else "set OTEL_EXPORTER_OTLP_ENDPOINT to also send them to a collector")
     place = str(run.workdir) if kept else f"{run.workdir} (deleted on exit; --keep DIR keeps it)"
     out += ["",
-            f"spans: {len(run.spans)} collected in memory ({len(run.spans) - shadow_spans} request spans, "
-            f"{shadow_spans} shadow spans linked to their request); {where}",
+            (f"spans: {len(run.spans)} collected in memory ({len(run.spans) - shadow_spans} request spans, "
+             f"{shadow_spans} shadow spans linked to their request); {where}"),
             f"shadow log: {run.shadow_log} ({run.shadow_written} records)",
             f"sidecar JSON logs: {run.sidecar_log}; config: {run.config_path}",
             f"work dir: {place}",
@@ -103,8 +103,8 @@ def _models_for(run: DemoRun, tier: str) -> str:
 def _shadow_lines(run: DemoRun) -> list[str]:
     totals = shadow_totals(run)
     rule = Rule(min_samples=10)
-    lines = [f"shadow phase: {run.shadow_written} requests had a cheaper choice and were shadowed "
-             f"({run.shadow_dropped} dropped); agreement with the answer the app received:"]
+    lines = [(f"shadow phase: {run.shadow_written} requests had a cheaper choice and were shadowed "
+              f"({run.shadow_dropped} dropped); agreement with the answer the app received:")]
     rows = []
     for (route, tier), g in sorted(totals.groups.items(), key=lambda kv: TIERS.index(kv[0][1]) if kv[0][1] in TIERS else 9):
         rows.append([tier, count(g.records), f"{g.quantile(0.5) or 0:.3f}", percent(g.share_at_least(rule.similarity)),

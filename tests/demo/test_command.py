@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def demo(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "proxy", "demo", *args], capture_output=True, text=True,
-                          timeout=90, cwd=ROOT)
+                          timeout=90, cwd=ROOT, check=False)
 
 
 def cells(out: str, first: str) -> list[str]:
