@@ -35,7 +35,6 @@ from proxy.routing.shadow import ShadowRunner
 from proxy.routing.table import RouteTable
 
 log = structlog.get_logger("llm_router")
-access = structlog.get_logger("llm_router.access")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,8 +156,7 @@ class Sidecar:
         self.counters.count(record.route, record.status)
         self.telemetry.finish(record, span)
         if runtime.access_log:
-            access.info(
-                "request",
+            logs.access(dict(
                 request_id=record.request_id,
                 trace_id=span.trace_id,
                 method=record.method,
@@ -185,7 +183,7 @@ class Sidecar:
                 fail_open=record.fail_open or None,
                 upstream_request_id=record.upstream_request_id,
                 error=record.error,
-            )
+            ))
 
     def observer(self, record: RequestRecord, payload: dict[str, Any] | None, hide_usage: bool) -> Observer:
         keep_text = self.capture_content or record.extra.get("shadow") == "started"
