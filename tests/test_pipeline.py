@@ -268,3 +268,19 @@ async def test_streaming_guardrail_checks_the_first_tokens_before_release(upstre
         text = "".join([ch.choices[0].delta.content or "" async for ch in fine if ch.choices])
         assert text == "We open at nine and close at five on Sunday."
         assert chat_models(upstream)[-1] == "gpt-4o-mini"
+
+
+async def test_policy_edits_apply_without_restart(upstream, start_sidecar, tmp_path):
+    running = await start_sidecar(routed_config(upstream, tmp_path, mode="canary", percent=100))
+    async with sdk(running) as c:
+        await ask(c, FAQ)
+        policy_path = tmp_path / "policy.yaml"
+        policy = yaml.safe_load(policy_path.read_text())
+        policy["tiers"]["simple"]["model"] = "gpt-3.5-turbo"
+        policy_path.write_text(yaml.safe_dump(policy))
+        for _ in range(250):
+            if running.sidecar.runtime.generation == 2:
+                break
+            await asyncio.sleep(0.02)
+        await ask(c, FAQ)
+    assert chat_models(upstream) == ["gpt-4o-mini", "gpt-3.5-turbo"]
