@@ -57,7 +57,10 @@ KEYWORDS: dict[str, tuple[frozenset[str], int]] = {
         "trade-off|trade-offs|tradeoff|tradeoffs|pros and cons|evaluate|critique|justify|"
         "implication|implications|in depth|in-depth|detailed|comprehensive|thorough|thoroughly|"
         "nuanced|hypothesis|hypotheses|counterargument|argue|persuasive|strategy|strategies|"
-        "framework"), 1),
+        "framework|"
+        # open-ended philosophical questions: short, but no lookup answers them
+        "meaning of life|free will|consciousness|morality|moral|ethics|ethical|philosophy|"
+        "philosophical|existential|existence of god"), 1),
     "logic": (_split(
         "puzzle|riddle|logic grid|clue|clues|deduce|each of the|who owns|if and only if|paradox|"
         "syllogism|truth table|constraint|constraints"), 1),
