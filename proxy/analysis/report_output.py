@@ -78,7 +78,9 @@ def text(totals: ShadowTotals, rule: Rule, meta: dict[str, Any]) -> str:
     if projection:
         out.append(f"projected monthly savings at the observed volume ({projection['requests_per_day']:,.0f} "
                    f"requests/day{', scaled by --shadow-share' if meta.get('shadow_share', 1.0) != 1.0 else ''}): "
-                   f"{money(projection['monthly_savings'])}")
+                   f"{money(projection['monthly_savings'])}"
+                   + (f" (observed over only {totals.duration_s:,.0f} s: a rough figure)"
+                      if (totals.duration_s or 0) < 3600 else ""))
     else:
         out.append("projected monthly savings: n/a (needs priced records spanning some time)")
     out += ["", "recommendation per route and tier:", *advice,

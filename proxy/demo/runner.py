@@ -73,6 +73,8 @@ def write_config(workdir: Path, upstream_url: str, policy: Path) -> Path:
             {"name": "overhead", "match": {"path": "/v1/chat/completions"}, "mode": "canary", "percent": 100},
         ],
         "shadow": {"log": str(workdir / "shadow.jsonl"), "max_concurrency": 64, "timeout_s": 30},
+        # The answers are canned, so capturing them is harmless, and it lets `llm-router report` show worst diffs.
+        "telemetry": {"capture_content": True},
         "logging": {"level": "info", "access_log": True},
         "shutdown": {"drain_s": 5},
     }

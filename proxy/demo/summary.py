@@ -82,7 +82,8 @@ def render(run: DemoRun, kept: bool) -> str:
                     ["added by the sidecar", f"{_ms(proxied, .5) - _ms(direct, .5):+.2f} ms",
                      f"{_ms(proxied, .99) - _ms(direct, .99):+.2f} ms"]])]
     shadow_spans = sum(1 for sp in run.spans if sp.attributes.get("llm_router.shadow"))
-    where = (f"also exported over OTLP to {run.otlp_endpoint}" if run.otlp_endpoint
+    where = (f"also sent to the OTLP exporter for {run.otlp_endpoint} (export errors are logged in the sidecar log)"
+             if run.otlp_endpoint
              else "set OTEL_EXPORTER_OTLP_ENDPOINT to also send them to a collector")
     place = str(run.workdir) if kept else f"{run.workdir} (deleted on exit; --keep DIR keeps it)"
     out += ["",
