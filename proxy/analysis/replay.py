@@ -45,6 +45,15 @@ PARALLEL_BYTES = 8 * 1024 * 1024
 _ROUTE = compile_route(Route(name="replay", mode="canary", percent=100))
 
 
+@dataclass(frozen=True, slots=True)
+class Plan:
+    routed: str
+    requested_price: Any
+    routed_price: Any
+    simple_price: Any
+    upper_price: Any
+
+
 @dataclass(frozen=True)
 class Setup:
     """What every worker needs to rebuild the same router: picklable paths and names."""
@@ -63,11 +72,23 @@ class Replayer:
         self.setup = setup
         self.policy: Any = load_policy(setup.policy_path)
         settings = self.policy.classifier.model_copy(update={"stages": list(setup.stages)})
-        self.classifier = Classifier.load(settings, setup.policy_path.parent)
+        loaded = Classifier.load(settings, setup.policy_path.parent)
+        if "tfidf" in setup.stages and "embedding" not in setup.stages:
+            from proxy.analysis.fast_tfidf import NumpyTfidf
+
+            # Same cascade, same thresholds; only the TF-IDF stage's arithmetic runs in numpy.
+            model_dir = (setup.policy_path.parent / settings.model_dir).resolve()
+            loaded = Classifier(settings, loaded.thresholds, loaded.band, NumpyTfidf(model_dir), None,
+                                loaded.metadata)
+        self.classifier = loaded
         self.prices = PriceTable.load(self.policy.prices)
         self._memo: dict[bytes, Any] | None = {}
         self._lookups = self._hits = 0
         self._choice: dict[tuple[str, str], str] = {}
+        self._plans: dict[tuple[str, str], Plan] = {}
+        from proxy.telemetry.usage import estimate_usage, usage_from_dict
+
+        self._estimate, self._given = estimate_usage, usage_from_dict
 
     def model_for(self, tier: str, requested: str) -> str:
         """The router's model for `tier` when the app asked for `requested` (never_upgrade applied)."""
@@ -80,6 +101,18 @@ class Replayer:
                            key="replay").router_model
             self._choice[key] = model
         return model
+
+    def plan(self, tier: str, requested: str) -> Plan:
+        """Models and prices for one (tier, requested model) pair, looked up once."""
+        key = (tier, requested)
+        plan = self._plans.get(key)
+        if plan is None:
+            routed = self.model_for(tier, requested)
+            upper = self.model_for("standard" if tier == "simple" else tier, requested)
+            get = self.prices.get
+            plan = self._plans[key] = Plan(routed, get(requested), get(routed),
+                                           get(self.model_for("simple", requested)), get(upper))
+        return plan
 
     def classify(self, row: dict[str, Any]) -> Any:
         # Real traffic repeats itself (templates, retries): the same conversation is classified once.
@@ -102,12 +135,10 @@ class Replayer:
         return result
 
     def usage(self, row: dict[str, Any], tier: str) -> tuple[Usage, bool]:
-        from proxy.telemetry.usage import estimate_usage, usage_from_dict
-
-        given = usage_from_dict(row.get("usage"))
+        given = self._given(row.get("usage"))
         if given is not None:
             return given, False
-        usage = estimate_usage(row, "")
+        usage = self._estimate(row, "")
         out = self.setup.output_tokens[tier]
         cap = row.get("max_completion_tokens", row.get("max_tokens"))
         if isinstance(cap, int) and cap > 0:
@@ -132,14 +163,15 @@ class Replayer:
             return
         result = self.classify(row)
         tier = result.tier
-        routed = self.model_for(tier, requested)
-        usage, estimated = self.usage(row, tier)
-        cost_requested = self.prices.cost(requested, usage)
-        cost_router = self.prices.cost(routed, usage)
-        if cost_requested is None or cost_router is None:
+        plan = self.plan(tier, requested)
+        routed = plan.routed
+        if plan.requested_price is None or plan.routed_price is None:
             totals.unpriced += 1
-            totals.unpriced_models[requested if cost_requested is None else routed] += 1
+            totals.unpriced_models[requested if plan.requested_price is None else routed] += 1
             return
+        usage, estimated = self.usage(row, tier)
+        cost_requested = plan.requested_price.cost(usage)
+        cost_router = plan.routed_price.cost(usage)
         totals.estimated_input += estimated
         t = totals.tiers[tier]
         t.requests += 1
@@ -155,9 +187,8 @@ class Replayer:
             totals.confusion[(label, tier)] += 1
             if label == "complex" and tier == "simple" and len(totals.dangerous_lines) < 20:
                 totals.dangerous_lines.append(lineno)
-        upper = self.model_for("standard" if tier == "simple" else tier, requested)
-        cost_simple = self.prices.cost(self.model_for("simple", requested), usage) or 0.0
-        cost_upper = cost_router if upper == routed else (self.prices.cost(upper, usage) or 0.0)
+        cost_simple = plan.simple_price.cost(usage) if plan.simple_price else 0.0
+        cost_upper = plan.upper_price.cost(usage) if plan.upper_price else 0.0
         totals.bins.add(result.score, cost_simple, cost_upper, label if label in TIERS else None)
 
     def chunk(self, first: int, lines: list[bytes]) -> ReplayTotals:
