@@ -21,3 +21,15 @@ lives at the edges (listener, relay, dispatch, telemetry export, watcher).
 Background work is started only through `proxy.spawn.Spawner`. A failure in
 routing or classification fails open: the request is passed through.
 """
+
+import sys as _sys
+
+# structlog's development console renderer imports `rich` (and pygments) when it is installed,
+# which costs a sidecar ~8 MB of RSS for a renderer it never uses. Hide rich while structlog
+# loads; anything imported later may still use it.
+if "structlog" not in _sys.modules and "rich" not in _sys.modules:
+    _sys.modules["rich"] = None  # type: ignore[assignment]
+    try:
+        import structlog  # noqa: F401
+    finally:
+        del _sys.modules["rich"]

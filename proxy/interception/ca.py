@@ -27,8 +27,7 @@ CA_VALIDITY_DAYS = 3650
 _BACKDATE = dt.timedelta(hours=1)
 
 
-class CAError(Exception):
-    """The CA files are missing, unreadable or unusable; the message says how to fix it."""
+from proxy.interception.errors import CAError  # noqa: E402  (re-exported: callers import it from here too)
 
 
 @dataclass(frozen=True, slots=True)

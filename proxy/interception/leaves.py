@@ -15,7 +15,10 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from proxy.interception.ca import CertificateAuthority, Leaf
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # cryptography is loaded only once a CA is configured
+    from proxy.interception.ca import CertificateAuthority, Leaf
 
 
 class HostContext(ssl.SSLContext):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import structlog
 
-from proxy.interception.ca import CAError, key_file_is_private, load_ca
+from proxy.interception.errors import CAError
 from proxy.interception.leaves import LeafCache
 from proxy.interception.settings import InterceptionSettings
 
@@ -55,6 +55,8 @@ def compile_runtime(settings: InterceptionSettings | None, config_dir: Path, pre
         if (leaves.size, leaves.validity_days) != (settings.leaf_cache_size, settings.leaf_validity_days):
             leaves = LeafCache(leaves.ca, size=settings.leaf_cache_size, validity_days=settings.leaf_validity_days)
         return Runtime(settings, leaves, files, stamp)
+    from proxy.interception.ca import key_file_is_private, load_ca  # cryptography: only with a CA
+
     ca = load_ca(*files)
     if not key_file_is_private(files[1]):
         log.warning("interception CA key is readable by group or others; chmod 600 it", path=str(files[1]))

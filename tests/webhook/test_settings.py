@@ -9,8 +9,8 @@ def test_proxy_url_follows_the_proxy_port():
 def test_resources_are_modest_and_bounded():
     resources = InjectionSettings().resources.as_dict()
     assert resources == {
-        "requests": {"cpu": "50m", "memory": "96Mi"},
-        "limits": {"cpu": "1", "memory": "256Mi"},
+        "requests": {"cpu": "50m", "memory": "128Mi"},
+        "limits": {"cpu": "1", "memory": "384Mi"},
     }
 
 
