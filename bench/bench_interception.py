@@ -1,6 +1,6 @@
 """Figures for HTTPS_PROXY interception (not a test; pytest does not collect it).
 
-    python tests/interception/bench_interception.py [--requests 3000] [--tunnels 500]
+    python bench/bench_interception.py [--requests 3000] [--tunnels 500]
 
 Three processes on loopback: a tiny upstream (and TCP echo server), the
 sidecar (its real handler behind `start_listener`, on uvloop), and this
@@ -36,7 +36,7 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 BODY = b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}'
 ANSWER = b'{"id":"chatcmpl-bench","object":"chat.completion","created":0,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":1,"total_tokens":10}}'
 
