@@ -48,6 +48,7 @@ _ROUTE = compile_route(Route(name="replay", mode="canary", percent=100))
 @dataclass(frozen=True, slots=True)
 class Plan:
     routed: str
+    simple_model: str
     requested_price: Any
     routed_price: Any
     simple_price: Any
@@ -61,6 +62,9 @@ class Setup:
     policy_path: Path
     stages: tuple[str, ...]
     output_tokens: dict[str, int]
+    outcomes: Path | None = None
+    outcome_models: tuple[str, str] | None = None
+    """(cheap, strong) model names in the outcomes file; default: the simple and standard tiers' models."""
 
 
 class Replayer:
@@ -89,6 +93,12 @@ class Replayer:
         from proxy.telemetry.usage import estimate_usage, usage_from_dict
 
         self._estimate, self._given = estimate_usage, usage_from_dict
+        self.outcomes: dict[str, tuple[float, float]] | None = None
+        if setup.outcomes is not None:
+            from proxy.analysis import outcomes
+
+            cheap, strong = setup.outcome_models or (self.policy.tiers.simple.model, self.policy.tiers.standard.model)
+            self.outcomes = outcomes.load(setup.outcomes, cheap, strong)
 
     def model_for(self, tier: str, requested: str) -> str:
         """The router's model for `tier` when the app asked for `requested` (never_upgrade applied)."""
@@ -110,8 +120,8 @@ class Replayer:
             routed = self.model_for(tier, requested)
             upper = self.model_for("standard" if tier == "simple" else tier, requested)
             get = self.prices.get
-            plan = self._plans[key] = Plan(routed, get(requested), get(routed),
-                                           get(self.model_for("simple", requested)), get(upper))
+            simple = self.model_for("simple", requested)
+            plan = self._plans[key] = Plan(routed, simple, get(requested), get(routed), get(simple), get(upper))
         return plan
 
     def classify(self, row: dict[str, Any]) -> Any:
@@ -190,6 +200,17 @@ class Replayer:
         cost_simple = plan.simple_price.cost(usage) if plan.simple_price else 0.0
         cost_upper = plan.upper_price.cost(usage) if plan.upper_price else 0.0
         totals.bins.add(result.score, cost_simple, cost_upper, label if label in TIERS else None)
+        if self.outcomes is not None:
+            self._add_outcome(totals, row, result.score, routed == plan.simple_model)
+
+    def _add_outcome(self, totals: ReplayTotals, row: dict[str, Any], score: float, routed_cheap: bool) -> None:
+        from proxy.analysis.outcomes import Quality, lookup
+
+        found = lookup(self.outcomes or {}, row)
+        if found is not None:
+            if totals.quality is None:
+                totals.quality = Quality()
+            totals.quality.add(score, found[0], found[1], routed_cheap)
 
     def chunk(self, first: int, lines: list[bytes]) -> ReplayTotals:
         totals = ReplayTotals()

@@ -26,6 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="classifier stages, e.g. rules,tfidf (default: the policy's, without embedding)")
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes (default: one per core for files over 8 MB, else 1)")
+    parser.add_argument("--outcomes", type=Path, default=None, metavar="OUTCOMES.jsonl",
+                        help="routing outcomes (per-model scores per prompt) for a cost-vs-quality curve")
+    parser.add_argument("--outcome-models", default=None, metavar="CHEAP,STRONG",
+                        help="model names in the outcomes file (default: the simple and standard tiers' models)")
     parser.add_argument("--output-tokens", default=None, metavar="simple=N,standard=N,complex=N",
                         help="completion tokens assumed per tier for rows without usage (default 100/300/600)")
 
@@ -75,7 +79,18 @@ def run(args: argparse.Namespace) -> int:
         return 2
     stages = tuple(args.stages.split(",")) if args.stages else tuple(
         s for s in policy.classifier.stages if s != "embedding")
-    setup = Setup(policy_path.resolve(), stages, tokens)
+    outcome_models = None
+    if args.outcome_models:
+        names = [n.strip() for n in args.outcome_models.split(",")]
+        if len(names) != 2 or not all(names):
+            print("llm-router replay: --outcome-models takes two names: CHEAP,STRONG", file=sys.stderr)
+            return 2
+        outcome_models = (names[0], names[1])
+    if args.outcomes is not None and not args.outcomes.is_file():
+        print(f"llm-router replay: {args.outcomes} does not exist", file=sys.stderr)
+        return 2
+    setup = Setup(policy_path.resolve(), stages, tokens, args.outcomes.resolve() if args.outcomes else None,
+                  outcome_models)
     started = time.perf_counter()
     with Progress(args.traffic.stat().st_size, f"replay {args.traffic.name}", unit="rows") as bar:
         totals = replay(args.traffic, setup, workers=args.workers,
@@ -86,7 +101,9 @@ def run(args: argparse.Namespace) -> int:
                   f"{tokens['simple']}/{tokens['standard']}/{tokens['complex']} tokens for simple/standard/complex, "
                   "capped by max_tokens; the same count is priced for both strategies).")
     meta = {"file": str(args.traffic), "policy": str(policy_path), "policy_note": where, "stages": list(stages),
-            "output_tokens": tokens, "token_note": token_note, "elapsed_s": round(elapsed, 3),
+            "output_tokens": tokens, "token_note": token_note,
+            "outcomes": str(args.outcomes) if args.outcomes else None,
+            "outcome_models": list(outcome_models or (policy.tiers.simple.model, policy.tiers.standard.model)), "elapsed_s": round(elapsed, 3),
             "rows_per_s": round(totals.lines / elapsed) if elapsed > 0 else None}
     for message in totals.bad.lines(str(args.traffic)):
         print(message, file=sys.stderr)

@@ -7,7 +7,16 @@ from typing import Any
 from proxy.analysis import svg
 from proxy.analysis.html_report import page
 from proxy.analysis.tables import count, markdown, money, percent, savings_table
-from proxy.analysis.totals import TIERS, ReplayTotals
+from proxy.analysis.totals import BINS, TIERS, ReplayTotals
+
+
+def sweep(totals: ReplayTotals) -> list[dict[str, Any]]:
+    """The threshold sweep, with the outcomes' mean quality at each point when outcomes were given."""
+    points = totals.bins.sweep()
+    if totals.quality is not None:
+        for point in points:
+            point["quality"] = totals.quality.at(round(point["threshold"] * BINS))
+    return points
 
 
 def to_json(totals: ReplayTotals, meta: dict[str, Any]) -> dict[str, Any]:
@@ -35,7 +44,8 @@ def to_json(totals: ReplayTotals, meta: dict[str, Any]) -> dict[str, Any]:
         "requested_models": dict(totals.requested_models),
         "dangerous_misroutes": totals.dangerous(),
         "confusion": [{"label": a, "predicted": b, "count": c} for (a, b), c in sorted(totals.confusion.items())],
-        "threshold_sweep": totals.bins.sweep(),
+        "threshold_sweep": sweep(totals),
+        "quality": totals.quality.summary() if totals.quality is not None else None,
         "bad_lines": {"count": totals.bad.count,
                       "examples": [{"line": ln, "reason": why} for ln, why in sorted(totals.bad.examples)]},
     }
@@ -69,6 +79,16 @@ def text(totals: ReplayTotals, meta: dict[str, Any]) -> str:
         out += [confusion_table(totals), ""]
     else:
         out += ["dangerous misroutes: no labeled rows (add \"x_tier\" to rows to measure them)", ""]
+    if meta.get("outcomes"):
+        q = totals.quality.summary() if totals.quality is not None else None
+        if q is None:
+            out.append(f"outcomes {meta['outcomes']}: no traffic row matched an outcome row (by x_id/id or text)")
+        else:
+            cheap, strong = meta["outcome_models"]
+            out.append(f"answer quality from outcomes ({q['matched_rows']:,} matched rows; cheap = {cheap}, "
+                       f"strong = {strong}): with router {q['router']:.3f}, all strong {q['all_strong']:.3f}, "
+                       f"all cheap {q['all_cheap']:.3f}")
+        out.append("")
     return "\n".join(out)
 
 
@@ -79,17 +99,25 @@ def html(totals: ReplayTotals, meta: dict[str, Any], printed: str) -> str:
         svg.bars("Tier mix (requests)", list(TIERS), [totals.tiers[t].requests for t in TIERS],
                  lambda v: f"{int(v):,} ({percent(v / totals.requests if totals.requests else None)})"),
     ]
-    sweep = totals.bins.sweep()
+    points_all = sweep(totals)
     base = totals.cost_requested or 1.0
+    q = totals.quality.summary() if totals.quality is not None else None
+    if q is not None:
+        charts.append(svg.line(
+            "Cost vs quality (outcomes): simple-threshold sweep",
+            [(s["cost"] / base * 100, s["quality"]) for s in points_all],
+            x_label="cost (% of no router)", y_label=f"mean outcome score ({q['matched_rows']:,} rows)",
+            x_fmt=lambda v: f"{v:.0f}%", y_fmt=lambda v: f"{v:.2f}",
+            marks=[(totals.cost_router / base * 100, q["router"], "policy")], y_from_zero=False))
     if totals.dangerous() is not None:
-        points = [(s["dangerous_rate"] * 100, s["cost"] / base * 100) for s in sweep]
+        points = [(s["dangerous_rate"] * 100, s["cost"] / base * 100) for s in points_all]
         charts.append(svg.line(
             "Cost vs quality: simple-threshold sweep", points,
             x_label="dangerous misroutes (% of labeled complex)", y_label="cost (% of no router)",
             x_fmt=lambda v: f"{v:.1f}%", y_fmt=lambda v: f"{v:.0f}%",
             marks=[(totals.dangerous()["rate"] * 100, totals.cost_router / base * 100, "policy")]))
     else:
-        points = [(s["threshold"], s["cost"] / base * 100) for s in sweep]
+        points = [(s["threshold"], s["cost"] / base * 100) for s in points_all]
         charts.append(svg.line("Cost vs simple threshold", points, x_label="simple threshold on the score",
                                y_label="cost (% of no router)", y_fmt=lambda v: f"{v:.0f}%"))
     edges = [i / 20 for i in range(21)]

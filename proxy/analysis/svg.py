@@ -66,14 +66,16 @@ def histogram(title: str, edges: Sequence[float], series: dict[str, Sequence[int
 
 def line(title: str, points: Sequence[tuple[float, float]], *, x_label: str, y_label: str,
          x_fmt: Callable[[float], str] = lambda v: f"{v:g}", y_fmt: Callable[[float], str] = lambda v: f"{v:g}",
-         marks: Sequence[tuple[float, float, str]] = (), width: int = 560, height: int = 260) -> str:
+         marks: Sequence[tuple[float, float, str]] = (), y_from_zero: bool = True, width: int = 560,
+         height: int = 260) -> str:
     """A polyline through `points` with labelled axes; `marks` are highlighted points with a caption."""
     left, bottom, top, right = 70, 44, 36, 20
     if not points:
         return _frame(width, 60, title, [f'<text x="8" y="44" {FONT}>no data</text>'])
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     x0, x1 = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
-    y0, y1 = min(0.0, min(ys)), max(ys) if max(ys) > 0 else 1.0
+    y0 = min(0.0, min(ys)) if y_from_zero else min(ys)
+    y1 = max(ys) if max(ys) > y0 else y0 + 1.0
     plot_w, plot_h = width - left - right, height - top - bottom
 
     def sx(v: float) -> float:
@@ -96,6 +98,9 @@ def line(title: str, points: Sequence[tuple[float, float]], *, x_label: str, y_l
         f'<text x="{left + plot_w}" y="{top + plot_h + 16}" {FONT} text-anchor="end">{escape(x_fmt(x1))}</text>',
     ]
     for x, y, caption in marks:
+        # Captions near the right edge go to the left of their point, so they stay inside the chart.
+        anchor, dx = ("end", -6) if sx(x) > left + plot_w * 0.8 else ("start", 6)
         body.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="4" fill="{PALETTE[1]}"/>'
-                    f'<text x="{sx(x) + 6:.1f}" y="{sy(y) - 6:.1f}" {FONT}>{escape(caption)}</text>')
+                    f'<text x="{sx(x) + dx:.1f}" y="{sy(y) - 6:.1f}" {FONT} text-anchor="{anchor}">'
+                    f'{escape(caption)}</text>')
     return _frame(width, height, title, body)

@@ -97,6 +97,8 @@ class ReplayTotals:
     """(label, predicted tier) for labeled rows."""
     dangerous_lines: list[int] = field(default_factory=list)
     bins: ScoreBins = field(default_factory=ScoreBins)
+    quality: Any = None
+    """`proxy.analysis.outcomes.Quality` when an outcomes file was given."""
     bad: BadLines = field(default_factory=BadLines)
 
     def merge(self, other: ReplayTotals) -> None:
@@ -112,6 +114,10 @@ class ReplayTotals:
         room = MAX_EXAMPLES - len(self.dangerous_lines)
         self.dangerous_lines.extend(other.dangerous_lines[:max(0, room)])
         self.bins.merge(other.bins)
+        if other.quality is not None:
+            if self.quality is None:
+                self.quality = type(other.quality)()
+            self.quality.merge(other.quality)
         self.bad.merge(other.bad)
 
     # -- derived figures -----------------------------------------------------

@@ -150,3 +150,20 @@ def test_html_report_holds_the_printed_figures(tmp_path, config_path, capsys):
     assert "<svg" in html and "<script" not in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     for figure in ("$0.0400", "$0.0220", "45.0%", "$9,000.00"):
         assert figure in html
+
+
+def test_outcomes_give_quality_for_the_router_and_each_extreme(tmp_path, config_path, capsys):
+    traffic = write_lines(tmp_path / "t.jsonl", [
+        chat(FAQ, x_id="q1", usage=usage(10, 10)),
+        chat(HARD, usage=usage(10, 10)),          # matched by its text
+        chat(STANDARD, usage=usage(10, 10)),      # no outcome row: not counted
+    ])
+    outcomes = write_lines(tmp_path / "outcomes.jsonl", [
+        {"id": "q1", "text": "something else", "results": {"small": {"score": 1.0}, "large": {"score": 1.0}}},
+        {"id": "q2", "text": HARD, "results": {"small": {"score": 0.0}, "large": {"score": 1.0}}},
+    ])
+    data, _ = run_json(capsys, str(traffic), "-c", str(config_path), "--outcomes", str(outcomes),
+                       "--outcome-models", "small,large")
+    # The FAQ goes to the cheap model (1.0), the hard one to the strong model (1.0).
+    assert data["quality"] == {"matched_rows": 2, "router": 1.0, "all_strong": 1.0, "all_cheap": 0.5}
+    assert data["threshold_sweep"][0]["quality"] == 1.0 and data["threshold_sweep"][-1]["quality"] == 0.5
