@@ -171,7 +171,11 @@ class Replayer:
         if not isinstance(row.get("messages"), list):
             totals.bad.add(lineno, "no \"messages\" list: not an OpenAI chat request")
             return
-        result = self.classify(row)
+        try:
+            result = self.classify(row)
+        except Exception as exc:  # noqa: BLE001 - one odd request must not end a million-row replay; it is reported
+            totals.bad.add(lineno, f"the classifier failed on this request ({type(exc).__name__}: {str(exc)[:80]})")
+            return
         tier = result.tier
         plan = self.plan(tier, requested)
         routed = plan.routed

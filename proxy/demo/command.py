@@ -32,7 +32,7 @@ def load_rows(path: Path, limit: int | None) -> list[dict]:
                 break
             if line.strip():
                 row = orjson.loads(line)
-                if isinstance(row, dict) and isinstance(row.get("messages"), list):
+                if isinstance(row, dict) and isinstance(row.get("model"), str) and isinstance(row.get("messages"), list):
                     rows.append(row)
     return rows
 
