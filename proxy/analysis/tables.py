@@ -30,7 +30,7 @@ def percent(share: float | None, digits: int = 1) -> str:
 
 def markdown(header: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int = 1,
              align: str | None = None) -> str:
-    """A Markdown table: readable in a terminal, pasteable into an issue or a README.
+    """A Markdown table: readable in a terminal, pasteable into a ticket or a README.
 
     Columns from `numeric_from` on are right-aligned, unless `align` spells each column (`l`/`r`).
     """
