@@ -472,12 +472,12 @@ def ensure_litellm(venv: Path) -> Path | None:
     return exe if r.returncode == 0 and exe.exists() else None
 
 
-def litellm_system(exe: Path, scratch: Path, mock_url: str) -> System:
+def litellm_system(exe: Path, scratch: Path, mock_url: str, models: set[str]) -> System:
     port = free_port()
     cfg = {"model_list": [
         {"model_name": m, "litellm_params": {"model": f"openai/{m}", "api_base": f"{mock_url}/v1",
                                              "api_key": "sk-bench-not-a-real-key"}}
-        for m in ("bench-instant", "bench-realistic")]}
+        for m in sorted(models | {"bench-instant", "bench-realistic"})]}
     path = scratch / "litellm-config.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return System(name="litellm", kind="litellm", url=f"http://127.0.0.1:{port}",
@@ -490,9 +490,15 @@ def litellm_system(exe: Path, scratch: Path, mock_url: str) -> System:
 
 
 WRK_LUA = """wrk.method = "POST"
-wrk.body = {body}
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "{auth}"
+local bodies = {{}}
+for line in io.lines({bodies}) do bodies[#bodies + 1] = line end
+local i = 0
+request = function()
+  i = i % #bodies + 1
+  return wrk.format(nil, nil, nil, bodies[i])
+end
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format('JSON {{"requests":%d,"duration_us":%d,"bytes":%d,"errors":%d,' ..
@@ -506,16 +512,35 @@ end
 """
 
 
+def load_traffic(spec: str) -> tuple[list[bytes], str]:
+    """The request bodies to rotate through, and a line saying what they are."""
+    if spec == "fixed":
+        return [json.dumps(INSTANT_BODY, separators=(",", ":")).encode()], "one fixed chat completion"
+    bodies = []
+    with open(spec) as f:
+        for line in f:
+            if line.strip():
+                obj = {k: v for k, v in json.loads(line).items()
+                       if not k.startswith("x_") and k not in ("stream", "usage", "stream_options")}
+                bodies.append(json.dumps(obj, separators=(",", ":")).encode())
+    if not bodies:
+        raise BenchError(f"{spec} holds no request")
+    models = sorted({json.loads(b)["model"] for b in bodies})
+    shown = os.path.relpath(spec, REPO) if Path(spec).resolve().is_relative_to(REPO) else spec
+    return bodies, (f"the {len(bodies)} chat completions of `{shown}` (models {', '.join(models)}), "
+                    "each client rotating through them")
+
+
 class Load:
-    def __init__(self, scratch: Path, cores: set[int] | None, use_wrk: bool) -> None:
+    def __init__(self, scratch: Path, cores: set[int] | None, use_wrk: bool, bodies: list[bytes]) -> None:
         self.cores = cores
         self.wrk = shutil.which("wrk") if use_wrk else None
-        self.body_file = scratch / "body-instant.json"
-        self.body_file.write_text(json.dumps(INSTANT_BODY))
+        self.body_file = scratch / "bodies.jsonl"
+        self.body_file.write_bytes(b"\n".join(bodies) + b"\n")
         self.stream_file = scratch / "body-stream.json"
         self.stream_file.write_text(json.dumps(STREAM_BODY))
         self.lua = scratch / "post.lua"
-        self.lua.write_text(WRK_LUA.format(body=json.dumps(json.dumps(INSTANT_BODY)), auth=AUTH))
+        self.lua.write_text(WRK_LUA.format(bodies=json.dumps(str(self.body_file)), auth=AUTH))
 
     @property
     def tool(self) -> str:
@@ -537,7 +562,7 @@ class Load:
 
     def loadgen(self, url: str, concurrency: int, seconds: float, max_requests: int, stream: bool) -> dict:
         argv = [sys.executable, str(BENCH / "loadgen.py"), "--url", url + CHAT_PATH,
-                "--body-file", str(self.stream_file if stream else self.body_file),
+                "--bodies-file", str(self.stream_file if stream else self.body_file),
                 "--concurrency", str(concurrency), "--duration", str(seconds),
                 "--max-requests", str(max_requests), "--warmup", "2", "--header", f"Authorization: {AUTH}"]
         if stream:
@@ -885,8 +910,8 @@ def write_markdown(path: Path, result: dict) -> None:
         f"- {plan['rounds']} round(s); inside each measurement the systems take turns (the order rotates per "
         "round), so drift hits all alike. Added latency = system minus direct, paired within a round, "
         "median over rounds.",
-        f"- Latency: {plan['latency_s']} s at 1 and at 10 concurrent clients, non-streaming chat completion, "
-        "instant mock.",
+        f"- Requests: {result['traffic']}.",
+        f"- Latency: {plan['latency_s']} s at 1 and at 10 concurrent clients, non-streaming, instant mock.",
         f"- Throughput: concurrency sweep {list(plan['tput_levels'])}, {plan['tput_s']} s each; a system's figure "
         "is the highest req/s whose p99 < 50 ms with < 0.1 % errors (median over rounds); a system's sweep "
         "stops after two failing levels in a row. 'Peak req/s' is the highest rate at any level whatever its "
@@ -983,6 +1008,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--with-litellm", action="store_true", help="measure LiteLLM even with --quick")
     p.add_argument("--no-install", action="store_true", help="never apt-get or pip install anything")
     p.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
+    default_traffic = REPO / "examples" / "traffic.jsonl"
+    p.add_argument("--traffic", default=str(default_traffic) if default_traffic.exists() else "fixed",
+                   help="JSONL of chat completion bodies to rotate through (x_* keys dropped), or 'fixed' "
+                        "for one short prompt (default: examples/traffic.jsonl)")
     p.add_argument("--litellm-venv", default=str(BENCH / ".venv-litellm"))
     p.add_argument("--results-md", help="default: bench/RESULTS.md (bench/.quick/RESULTS.md with --quick)")
     p.add_argument("--results-json", help="default: bench/results.json (bench/.quick/results.json with --quick)")
@@ -1029,6 +1058,7 @@ def main(argv: list[str] | None = None) -> int:
         log("wrk requested but not installed")
         return 2
 
+    bodies, traffic = load_traffic(args.traffic)
     scratch = Path(tempfile.mkdtemp(prefix="llm-router-bench-"))
     skipped: dict[str, str] = {}
     systems: list[System] = []
@@ -1072,8 +1102,9 @@ def main(argv: list[str] | None = None) -> int:
             if litellm_exe is None:
                 skipped["litellm"] = f"LiteLLM proxy not installed in {args.litellm_venv}"
             else:
-                systems.append(litellm_system(litellm_exe, scratch, mock_url))
-        load = Load(scratch, load_cores, use_wrk=args.loadgen != "python")
+                systems.append(litellm_system(litellm_exe, scratch, mock_url,
+                                              {json.loads(b)["model"] for b in bodies}))
+        load = Load(scratch, load_cores, use_wrk=args.loadgen != "python", bodies=bodies)
         log(f"systems: {', '.join(s.name for s in systems)}; load generator: {load.tool}; scratch {scratch}")
         measure(args, plan, systems, load, proxy_cores, scratch)
         for s in systems:
@@ -1105,6 +1136,7 @@ def main(argv: list[str] | None = None) -> int:
         "proxy_cores": sorted(proxy_cores) if proxy_cores else "unpinned",
         "load_cores": sorted(load_cores) if load_cores else "unpinned",
         "load_tool": load.tool,
+        "traffic": traffic,
         "nice": NICE,
         "scratch": str(scratch),
         "plan": plan.__dict__,

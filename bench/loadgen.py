@@ -3,7 +3,7 @@
 `compare.py` uses it for streaming time-to-first-chunk (wrk cannot see inside a
 response) and, when wrk is not installed, for latency and throughput too.
 
-    python bench/loadgen.py --url URL --body-file BODY.json --concurrency 10 \
+    python bench/loadgen.py --url URL --bodies-file BODIES.jsonl --concurrency 10 \
         --duration 3 --max-requests 100000 [--stream] [--warmup 20] [--header K:V]
 
 Each of `--concurrency` workers sends one request at a time over a keep-alive
@@ -42,7 +42,9 @@ def summarize(values_ns: list[int], prefix: str) -> dict[str, float | None]:
 
 
 async def run(args: argparse.Namespace) -> dict:
-    body = open(args.body_file, "rb").read()
+    with open(args.bodies_file, "rb") as f:
+        bodies = [line.rstrip(b"\n") for line in f if line.strip()]
+    turn = [0]
     headers = {"Content-Type": "application/json"}
     for h in args.header:
         k, _, v = h.partition(":")
@@ -56,6 +58,8 @@ async def run(args: argparse.Namespace) -> dict:
     async with aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False) as session:
 
         async def one(record: bool) -> None:
+            body = bodies[turn[0] % len(bodies)]
+            turn[0] += 1
             t0 = time.perf_counter_ns()
             first = 0
             n = 0
@@ -117,7 +121,7 @@ async def run(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--url", required=True)
-    p.add_argument("--body-file", required=True)
+    p.add_argument("--bodies-file", required=True, help="one JSON request body per line, sent in turn")
     p.add_argument("--concurrency", type=int, default=1)
     p.add_argument("--duration", type=float, default=3.0)
     p.add_argument("--max-requests", type=int, default=100_000)
