@@ -60,7 +60,7 @@ class Counters:
 
 
 class Sidecar:
-    def __init__(self, loaded: Loaded):
+    def __init__(self, loaded: Loaded, *, span_exporter: Any = None):
         self.pool = UpstreamPool()
         self.counters = Counters()
         self.inflight = 0
@@ -76,6 +76,7 @@ class Sidecar:
         self.listen_address: tuple[str, int] | None = None
         self.admin_address: tuple[str, int] | None = None
         self.telemetry: Any = None
+        self._span_exporter = span_exporter
         self._retired_telemetry: list[Any] = []
         self.capture_content = False
         self.shadow = ShadowRunner(loaded.config.shadow, loaded.prices)
@@ -144,7 +145,7 @@ class Sidecar:
         if current is not None and current.settings == settings:
             current.prices = loaded.prices
             return
-        self.telemetry = Telemetry.create(settings, loaded.prices)
+        self.telemetry = Telemetry.create(settings, loaded.prices, span_exporter=self._span_exporter)
         self.capture_content = settings.capture_content
         self.shadow.telemetry = self.telemetry
         self.shadow.capture_content = settings.capture_content
@@ -196,11 +197,15 @@ async def serve(
     stop: asyncio.Event | None = None,
     on_ready: Callable[[Sidecar], object] | None = None,
     handle_signals: bool = True,
+    span_exporter: Any = None,
 ) -> int:
-    """Run until SIGTERM/SIGINT (or `stop` is set), then drain and return the exit code."""
+    """Run until SIGTERM/SIGINT (or `stop` is set), then drain and return the exit code.
+
+    `span_exporter`: an OpenTelemetry SDK `SpanExporter` that also receives every span
+    (the demo keeps them in memory; tests assert on them)."""
     from proxy.admin import build_admin_app
 
-    sidecar = Sidecar(loaded)
+    sidecar = Sidecar(loaded, span_exporter=span_exporter)
     sidecar.apply(loaded)
     config = loaded.config
     stop = stop or asyncio.Event()

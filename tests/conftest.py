@@ -61,13 +61,14 @@ def base_config(upstream_url: str, **overrides: object) -> dict[str, object]:
 async def start_sidecar(tmp_path: Path) -> AsyncIterator[StartSidecar]:
     running: list[Running] = []
 
-    async def start(config: dict[str, object], *, name: str = "proxy.yaml") -> Running:
+    async def start(config: dict[str, object], *, name: str = "proxy.yaml", span_exporter: object = None) -> Running:
         path = tmp_path / name
         path.write_text(yaml.safe_dump(config))
         loaded = load(path)
         stop = asyncio.Event()
         ready: asyncio.Future[Sidecar] = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(serve(loaded, stop=stop, on_ready=ready.set_result, handle_signals=False))
+        task = asyncio.create_task(serve(loaded, stop=stop, on_ready=ready.set_result, handle_signals=False,
+                                         span_exporter=span_exporter))
         done, _ = await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
         if task in done:
             task.result()

@@ -9,7 +9,6 @@ import openai
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from proxy.telemetry import Telemetry
 from tests.test_pipeline import FAQ, HARD, routed_config, sdk
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -22,12 +21,7 @@ def exporter() -> InMemorySpanExporter:
 
 
 async def start_traced(start_sidecar, config, exporter):
-    running = await start_sidecar(config)
-    sidecar = running.sidecar
-    sidecar.telemetry = Telemetry.create(sidecar.telemetry.settings, sidecar.runtime.loaded.prices,
-                                         environ={}, span_exporter=exporter)
-    sidecar.shadow.telemetry = sidecar.telemetry
-    return running
+    return await start_sidecar(config, span_exporter=exporter)
 
 
 def spans(running, exporter):

@@ -119,23 +119,21 @@ async def _with_sidecar(run: DemoRun, rows: list[dict[str, Any]], upstream_url: 
 
     from proxy.config import load
     from proxy.server import Sidecar, serve
-    from proxy.telemetry import Telemetry
 
     loaded = await asyncio.to_thread(load, run.config_path)
     exporter = InMemorySpanExporter()
     stop = asyncio.Event()
     ready: asyncio.Future[Sidecar] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(serve(loaded, stop=stop, on_ready=ready.set_result, handle_signals=False))
+    task = asyncio.create_task(serve(loaded, stop=stop, on_ready=ready.set_result, handle_signals=False,
+                                     span_exporter=exporter))
     try:
         done, _ = await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
         if task in done:
             task.result()
         sidecar = ready.result()
-        # Keep every span in memory for the summary; OTEL_* settings still apply, so an
+        # Every span is kept in memory for the summary; OTEL_* settings still apply, so an
         # endpoint in the environment gets the same spans.
-        telemetry = Telemetry.create(sidecar.telemetry.settings, loaded.prices, span_exporter=exporter)
-        sidecar._retired_telemetry.append(sidecar.telemetry)
-        sidecar.telemetry = sidecar.shadow.telemetry = telemetry
+        telemetry = sidecar.telemetry
         resolved = telemetry.settings.resolve()
         run.otlp_endpoint = resolved.endpoint if resolved else None
         proxy_url = "http://{}:{}/v1".format(*sidecar.listen_address)
