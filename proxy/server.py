@@ -133,9 +133,14 @@ class Sidecar:
         port = request.url.port if scheme == "http" else None
         return self.pool.dynamic(f"{scheme}://{host}" + (f":{port}" if port and port != 80 else ""))
 
-    def shadow_client(self, flow: Any, model: str) -> UpstreamClient:
+    def shadow_client(self, flow: Any, model: str) -> Any:
+        """Where a shadow call to `model` goes: a pooled raw client, or a translated provider's settings."""
         name = self.dispatcher.target(model, flow.upstream.name)
-        return flow.runtime.upstreams.get(name, flow.upstream)
+        client = flow.runtime.upstreams.get(name)
+        if client is not None:
+            return client
+        settings = flow.runtime.loaded.config.upstreams.get(name)
+        return settings if settings is not None and settings.provider != "openai" else flow.upstream
 
     def _apply_telemetry(self, loaded: Loaded) -> None:
         from proxy.telemetry import Telemetry

@@ -115,7 +115,7 @@ class ShadowRunner:
         record: RequestRecord,
         payload: dict[str, Any],
         model: str,
-        upstream: UpstreamClient,
+        upstream: Any,
         raw_path: str,
         headers: CIMultiDict[str],
         primary: asyncio.Future[Outcome],
@@ -130,20 +130,25 @@ class ShadowRunner:
 
         return "started" if self.spawner.spawn(work) else "dropped"
 
-    async def _run(self, record: RequestRecord, payload: dict[str, Any], model: str, upstream: UpstreamClient,
+    async def _run(self, record: RequestRecord, payload: dict[str, Any], model: str, upstream: Any,
                    raw_path: str, headers: CIMultiDict[str], primary: asyncio.Future[Outcome], primary_span: Any) -> None:
         from proxy.telemetry.usage import usage_from_body
 
-        body = for_shadow(payload, model)
         started = time.perf_counter()
         status, data = 0, b""
         try:
-            resp = await send(upstream, "POST", raw_path, headers, body)
-            try:
-                status = resp.status
-                data = await read_body(resp, upstream)
-            finally:
-                resp.release()
+            if isinstance(upstream, UpstreamClient):
+                resp = await send(upstream, "POST", raw_path, headers, for_shadow(payload, model))
+                try:
+                    status = resp.status
+                    data = await read_body(resp, upstream)
+                finally:
+                    resp.release()
+            else:  # a provider reached through LiteLLM (its settings were passed)
+                from proxy.dispatch.litellm_bridge import complete
+
+                translated = await complete(upstream, model, payload, stream=False)
+                status, data = translated.status, translated.body or b""
         except Exception as exc:  # a failed shadow call is recorded, never raised into the app's path
             log.info("shadow call failed", request_id=record.request_id, model=model, error=str(exc)[:200])
         latency_ms = (time.perf_counter() - started) * 1000

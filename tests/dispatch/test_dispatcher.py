@@ -195,3 +195,28 @@ async def test_no_retry_storm_under_a_burst(upstream, start_sidecar, tmp_path):
     # ... and far fewer in practice: once the breakers open, requests skip the failing models
     # (only the first wave of up to 100 in-flight requests reaches them).
     assert calls < n, calls
+
+
+async def test_shadow_call_to_a_translated_provider(upstream, start_sidecar, tmp_path, aiohttp_server, monkeypatch):
+    import json
+
+    anthropic = FakeAnthropic()
+    server = await aiohttp_server(anthropic.app())
+    monkeypatch.setenv("FAKE_ANTHROPIC_KEY", "sk-ant-test")
+    policy = {"tiers": {"simple": {"model": "claude-3-haiku-20240307"}, "standard": {"model": "gpt-4o"},
+                        "complex": {"model": "gpt-4o"}}}
+    config = routed_config(upstream, tmp_path, mode="shadow", percent=100, policy=policy)
+    config["upstreams"]["anthropic"] = {"provider": "anthropic", "api_key_env": "FAKE_ANTHROPIC_KEY",
+                                        "base_url": f"http://127.0.0.1:{server.port}"}
+    running = await start_sidecar(config)
+    async with sdk(running) as c:
+        raw = await ask(c)
+    assert raw.parse().model == "gpt-4o"
+    for _ in range(200):
+        if running.sidecar.shadow.written:
+            break
+        await asyncio.sleep(0.02)
+    record = json.loads((tmp_path / "shadow.jsonl").read_text().splitlines()[0])
+    assert (record["shadow_model"], record["shadow_status"]) == ("claude-3-haiku-20240307", 200)
+    assert record["shadow_input_tokens"] == 11 and record["shadow_cost_usd"] > 0
+    assert len(anthropic.requests) == 1
