@@ -247,11 +247,16 @@ class Pipeline:
 
     async def _forward(self, flow: Flow, body: bytes | None, extra: dict[str, str] | None,
                        hide_usage: bool = False) -> web.StreamResponse:
-        record = flow.record
         dispatched = await self._open(flow, body)
-        record.upstream_ms = (time.perf_counter() - record.started) * 1000
+        flow.record.upstream_ms = (time.perf_counter() - flow.record.started) * 1000
         if extra is not None:
-            extra = router_headers(record)  # the model may have changed on the way (fallback)
+            extra = router_headers(flow.record)  # the model may have changed on the way (fallback)
+        return await self._respond(flow, dispatched, extra, hide_usage)
+
+    async def _respond(self, flow: Flow, dispatched: Dispatched, extra: dict[str, str] | None,
+                       hide_usage: bool = False) -> web.StreamResponse:
+        """Relay whatever the dispatch produced: a kept upstream error, a translated answer, or a live response."""
+        record = flow.record
         observer = self.sidecar.observer(record, flow.payload, hide_usage)
         try:
             if dispatched.error is not None:
@@ -292,7 +297,7 @@ class Pipeline:
         dispatched = await self._open(flow, new_body)
         record.upstream_ms = (time.perf_counter() - record.started) * 1000
         if dispatched.response is None:  # a translated answer or a kept upstream error: no guardrail here
-            return await self._respond_dispatched(flow, dispatched)
+            return await self._respond(flow, dispatched, router_headers(record))
         resp = dispatched.response
         if dispatched.body is not None:
             data = dispatched.body
@@ -309,19 +314,6 @@ class Pipeline:
             self.sidecar.observer(record, flow.payload, False).on_body(data)
             return buffered_response(resp, data, router_headers(record))
         return await self._escalate(flow, body, reason)
-
-    async def _respond_dispatched(self, flow: Flow, dispatched: Dispatched) -> web.StreamResponse:
-        record = flow.record
-        observer = self.sidecar.observer(record, flow.payload, False)
-        try:
-            if dispatched.error is not None:
-                err = dispatched.error
-                record.status = err.status
-                return web.Response(status=err.status, reason=err.reason, body=err.body,
-                                    headers=_merge(client_response_headers(err.headers), router_headers(record)))
-            return await respond_translated(flow.request, dispatched.translated, record, router_headers(record), observer)
-        finally:
-            observer.finish()
 
     async def _escalate(self, flow: Flow, body: bytes, reason: str) -> web.StreamResponse:
         """Re-ask the escalation tier's model after the cheap answer failed the guardrail."""
@@ -344,7 +336,7 @@ class Pipeline:
         dispatched = await self._open(flow, new_body)
         record.upstream_ms = (time.perf_counter() - record.started) * 1000
         if dispatched.response is None:
-            return await self._respond_dispatched(flow, dispatched)
+            return await self._respond(flow, dispatched, router_headers(record))
         resp, client = dispatched.response, dispatched.client
         observer = self.sidecar.observer(record, flow.payload, hide_usage)
         observer.keep_text = True  # the check reads the first tokens' text

@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from proxy.commands.serve import DEFAULT_CONFIG
+from proxy.commands.serve import add_config_argument as add_arguments
 from proxy.config import ConfigError, load
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file (default: %(default)s)")
+__all__ = ["add_arguments", "run"]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,8 +11,11 @@ from proxy.config import ConfigError, load
 DEFAULT_CONFIG = "proxy.yaml"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file (default: %(default)s)")
+
+
+add_arguments = add_config_argument
 
 
 def run(args: argparse.Namespace) -> int:
