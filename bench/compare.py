@@ -843,6 +843,13 @@ def machine_load() -> str:
     return "; ".join(parts) or "unknown"
 
 
+def code_version() -> str:
+    """The commit under test, and whether proxy/ had uncommitted changes when the run started."""
+    head = sh(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"]).splitlines()[-1]
+    dirty = sh(["git", "-C", str(REPO), "status", "--porcelain", "--", "proxy"]).strip()
+    return head + (" with uncommitted changes in proxy/" if dirty else "")
+
+
 def versions(litellm_exe: Path | None, wrk: bool) -> dict[str, str]:
     import importlib.metadata as md
 
@@ -853,8 +860,7 @@ def versions(litellm_exe: Path | None, wrk: bool) -> dict[str, str]:
             return "not installed"
 
     v = {"python": platform.python_version(), "aiohttp": pkg("aiohttp"), "uvloop": pkg("uvloop"),
-         "llm-router": pkg("llm-router"), "llm-router commit": sh(["git", "-C", str(REPO), "rev-parse", "--short",
-                                                                    "HEAD"]).splitlines()[-1]}
+         "llm-router": pkg("llm-router"), "llm-router commit": code_version()}
     ng = nginx_binary()
     v["nginx"] = sh([ng, "-v"]).replace("nginx version: ", "") if ng else "not installed"
     v["wrk"] = sh(["wrk", "-v"]).splitlines()[0].split("[")[0].strip() if wrk else "not used"
@@ -1037,6 +1043,7 @@ def main(argv: list[str] | None = None) -> int:
 
     host = machine()
     load_before = machine_load()
+    code_at_start = code_version()
     cores = sorted(os.sched_getaffinity(0))
     if len(cores) >= 2:
         proxy_cores, load_cores = {cores[0]}, {cores[1]}
@@ -1132,7 +1139,7 @@ def main(argv: list[str] | None = None) -> int:
         "finished_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
         "machine": host,
         "machine_load": {"start": load_before, "end": machine_load()},
-        "versions": versions(litellm_exe, load.tool == "wrk"),
+        "versions": {**versions(litellm_exe, load.tool == "wrk"), "llm-router commit": code_at_start},
         "proxy_cores": sorted(proxy_cores) if proxy_cores else "unpinned",
         "load_cores": sorted(load_cores) if load_cores else "unpinned",
         "load_tool": load.tool,
