@@ -68,6 +68,8 @@ class Classifier:
         self._tfidf = tfidf
         self._embedding = embedding
         self._executor: ThreadPoolExecutor | None = None
+        self._pending = 0
+        self.embedding_skipped = 0
         self._use_rules = "rules" in settings.stages
 
     @classmethod
@@ -102,10 +104,19 @@ class Classifier:
         partial = self._cheap(view_of_request(request))
         if not (partial.ambiguous and self._embedding is not None):
             return self._finish(partial)
+        if self._pending >= self.settings.embedding_max_pending:
+            # Busy: decide without the embedding stage, but an unresolved ambiguous request goes up.
+            self.embedding_skipped += 1
+            score = max(partial.score, self.thresholds.simple)
+            return self._make(score, partial.stage, partial.rules, partial.reasons + ("embedding:skipped_busy",))
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="classifier-embedding")
         loop = asyncio.get_running_loop()
-        emb, sim = await loop.run_in_executor(self._executor, self._embedding.score, partial.text)
+        self._pending += 1
+        try:
+            emb, sim = await loop.run_in_executor(self._executor, self._embedding.score, partial.text)
+        finally:
+            self._pending -= 1
         return self._with_embedding(partial, emb, sim)
 
     def classify_row(self, row: dict[str, Any]) -> Classification:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 StageName = Literal["rules", "tfidf", "embedding"]
 STAGE_ORDER: tuple[str, ...] = ("rules", "tfidf", "embedding")
@@ -91,6 +91,12 @@ class ClassifierSettings(BaseModel):
     """How far the embedding stage may move an ambiguous score towards its own (0 = not at
     all, 1 = all the way), scaled down further when the nearest exemplars are not close.
     Rule floors still apply afterwards."""
+
+    embedding_max_pending: int = Field(default=2, ge=1)
+    """Embedding computations running or queued at once. When that many are in flight, another
+    ambiguous request does not wait for the embedding stage: it is decided without it and, since
+    it stayed ambiguous, never placed in the simple tier ("when in doubt, route up"). This bounds
+    the latency and CPU the stage can add under load."""
 
     max_chars: int = 6000
     """Longest text looked at per request (head and tail are kept); bounds the per-request cost."""

@@ -143,3 +143,29 @@ def test_follow_up_inherits_a_hard_conversation(classifier):
         {"role": "user", "content": "what's the weather in rome today?"},
     ]}
     assert classifier.classify(small_talk).tier == "simple"
+
+
+async def test_busy_embedding_stage_is_skipped_and_the_request_routed_up():
+    import asyncio
+    from pathlib import Path
+
+    from proxy.classifier import Classifier, ClassifierSettings
+    from proxy.classifier.request_text import view_of_request
+
+    def request(text: str) -> dict:
+        return {"messages": [{"role": "user", "content": text}]}
+
+    root = Path(__file__).resolve().parents[2] / "policies"
+    classifier = Classifier.load(ClassifierSettings(embedding_max_pending=1), root)
+    try:
+        texts = ["Summarize this paragraph for me", "write me a poem about cats", "Explain how vaccines work",
+                 "Tell me about the history of Rome", "What should I cook tonight?", "Help me plan a trip"]
+        ambiguous = [t for t in texts if classifier._cheap(view_of_request(request(t))).ambiguous]
+        assert len(ambiguous) >= 2, "need ambiguous prompts to exercise the embedding stage"
+        results = await asyncio.gather(*[classifier.aclassify(request(t)) for t in ambiguous])
+        skipped = [r for r in results if "embedding:skipped_busy" in r.reasons]
+        # One computation may be in flight; every other ambiguous request is decided without it.
+        assert classifier.embedding_skipped == len(skipped) == len(ambiguous) - 1
+        assert all(r.tier != "simple" for r in skipped)
+    finally:
+        classifier.close()
