@@ -43,16 +43,8 @@ def normalize(text: str) -> str:
 
 
 def word_tokens(text: str) -> list[str]:
-    out: list[str] = []
-    for tok in _TOKEN.findall(text):
-        first = tok[0]
-        if first.isdigit():
-            out.append("<num>" if len(tok) < 4 else "<num4>")
-        elif first in _KEEP_PUNCT and len(tok) == 1:
-            out.append(tok)
-        else:
-            out.append(tok)
-    return out
+    # Numbers collapse to two placeholders; every other token (words, kept punctuation) stays as is.
+    return [("<num>" if len(tok) < 4 else "<num4>") if tok[0].isdigit() else tok for tok in _TOKEN.findall(text)]
 
 
 def length_bucket(words: int) -> str:
@@ -64,7 +56,7 @@ def analyze(text: str, rules: RuleResult, view: RequestView | None = None) -> li
     """Tokens of a request: word unigrams and bigrams, markers, length bucket."""
     words = word_tokens(normalize(text))
     tokens = list(words)
-    tokens.extend(f"{a} {b}" for a, b in pairwise(words))
+    tokens.extend(map(" ".join, pairwise(words)))
     tokens.extend("§" + name for name in rules.markers)
     tokens.append(length_bucket(rules.words))
     if view is not None and view.system:
