@@ -22,7 +22,8 @@ def test_shipped_schemas_are_current():
 
 def test_shipped_files_validate_against_the_schemas():
     jsonschema.validate(yaml.safe_load((ROOT / "proxy.yaml").read_text()), orjson.loads(render("proxy")))
-    jsonschema.validate(yaml.safe_load((ROOT / "policies" / "default.yaml").read_text()), orjson.loads(render("policy")))
+    for policy in ("default.yaml", "lean.yaml"):
+        jsonschema.validate(yaml.safe_load((ROOT / "policies" / policy).read_text()), orjson.loads(render("policy")))
 
 
 def test_schema_carries_the_field_docs():
