@@ -1056,6 +1056,7 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
     install = not args.quick and not args.no_install
     if install and args.loadgen != "python" and not shutil.which("wrk") or \
             install and not args.no_nginx and not nginx_binary():
