@@ -9,6 +9,7 @@ so a reload never changes a request in flight.
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import os
 import signal
@@ -242,6 +243,8 @@ async def serve(
         watcher.start()
         sidecar.listen_address = sidecar.listener.address
         sidecar.admin_address = admin_runner.addresses[0][:2]
+        if handle_signals:  # the process is the sidecar (in-process callers keep their own GC settings)
+            _settle_garbage_collector()
         sidecar.ready = True
         log.info("llm-router ready", listen="%s:%d" % sidecar.listen_address, admin="%s:%d" % sidecar.admin_address,
                  config=str(loaded.config_path),
@@ -267,6 +270,15 @@ async def serve(
 
 
 TRUST_BUNDLE_ENV = "LLM_ROUTER_TRUST_BUNDLE"
+
+
+def _settle_garbage_collector() -> None:
+    """Move what start-up built (modules, schemas, models: ~70,000 objects) out of the collector's
+    sight, and collect less often: a request makes few reference cycles, and full collections
+    over the start-up objects paused the loop for 20-55 ms under load."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
 
 
 def _write_trust_bundle(loaded: Loaded) -> None:
