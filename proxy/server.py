@@ -46,7 +46,10 @@ class Runtime:
     upstreams: Mapping[str, UpstreamClient]
     max_body: int
     access_log: bool
-    router: Any  # proxy.routing.router.Router | None
+
+    @property
+    def router(self) -> Any:  # proxy.routing.router.Router | None
+        return self.loaded.router
 
 
 @dataclass
@@ -105,7 +108,6 @@ class Sidecar:
             upstreams=self.pool.sync(dict(config.upstreams), loaded.config_path),
             max_body=int(config.limits.max_body_mb * 1024 * 1024),
             access_log=config.logging.access_log,
-            router=loaded.router,
         )
         self.shadow.prices = loaded.prices
         self.shadow.reconfigure(config.shadow)

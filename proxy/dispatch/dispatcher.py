@@ -85,7 +85,7 @@ def _is_json(body: bytes) -> bool:
     return True
 
 
-def serves(upstream: Upstream, name: str, model: str) -> bool:
+def serves(upstream: Upstream, model: str) -> bool:
     patterns = upstream.models or (["claude-*"] if upstream.provider == "anthropic" else [])
     return any(fnmatch.fnmatchcase(model, p) for p in patterns)
 
@@ -136,7 +136,7 @@ class Dispatcher:
         """The upstream that serves `model`: one that lists it, else the route's own upstream."""
         assert self.config is not None
         for name, upstream in self.config.upstreams.items():
-            if serves(upstream, name, model):
+            if serves(upstream, model):
                 return name
         return default
 

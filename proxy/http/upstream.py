@@ -35,7 +35,6 @@ class UpstreamClient:
     timeouts: Timeouts
     client_timeout: aiohttp.ClientTimeout
     extra_headers: tuple[tuple[str, str], ...]
-    host: str | None = None
     hosts: tuple[str, ...] = ()
     """Host patterns this upstream serves for intercepted traffic (its own host first)."""
     _urls: dict[str, URL] = field(default_factory=dict)
@@ -123,7 +122,6 @@ class UpstreamPool:
         return UpstreamClient(
             name=name,
             base_url=settings.base_url,
-            host=URL(settings.base_url).host,
             hosts=tuple(h for h in (URL(settings.base_url).host, *settings.hosts) if h),
             session=session,
             timeouts=t,
