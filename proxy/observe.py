@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
-
+from proxy.http.outbound import Response
 from proxy.http.relay import is_event_stream
 from proxy.record import RequestRecord
 
@@ -26,7 +25,7 @@ class Observer:
         self.keep_text = keep_text
         self._tap: Any = None
 
-    def tap(self, resp: aiohttp.ClientResponse) -> Observer | None:
+    def tap(self, resp: Response) -> Observer | None:
         if self.record.operation is None or resp.status != 200 or not is_event_stream(resp):
             return None
         from proxy.telemetry.usage import SSETap

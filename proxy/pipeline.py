@@ -17,14 +17,14 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import orjson
 import structlog
-from aiohttp import web
 from multidict import CIMultiDict
 
 from proxy.dispatch.dispatcher import Dispatched
+from proxy.http import inbound as web
 from proxy.http.errors import BadRequest, ProxyError
+from proxy.http.outbound import ClientError
 from proxy.http.headers import client_response_headers, upstream_request_headers
 from proxy.http.relay import buffered_response, read_body, respond, respond_held, respond_translated, send
 from proxy.record import RequestRecord
@@ -77,17 +77,16 @@ def router_headers(record: RequestRecord) -> dict[str, str]:
     }
 
 
-def target_of(request: web.BaseRequest) -> str:
+def target_of(request: web.Request) -> str:
     """The origin-form path and query to forward (absolute-form requests carry a full URI)."""
-    raw = request.raw_path
-    return raw if raw[:1] == "/" else request.rel_url.raw_path_qs
+    return request.origin_target
 
 
 @dataclass(slots=True)
 class Flow:
     """What one request's stages share."""
 
-    request: web.BaseRequest
+    request: web.Request
     runtime: Runtime
     record: RequestRecord
     span: Any
@@ -105,7 +104,7 @@ class Pipeline:
     def __init__(self, sidecar: Sidecar):
         self.sidecar = sidecar
 
-    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         sidecar = self.sidecar
         runtime = sidecar.runtime
         assert runtime is not None
@@ -136,7 +135,7 @@ class Pipeline:
                 log.error("recording the request failed", request_id=record.request_id, error=repr(exc)[:300])
         return response
 
-    async def _handle(self, request: web.BaseRequest, runtime: Runtime, record: RequestRecord, span: Any) -> web.StreamResponse:
+    async def _handle(self, request: web.Request, runtime: Runtime, record: RequestRecord, span: Any) -> web.StreamResponse:
         if request.method == "CONNECT":
             raise BadRequest(
                 "CONNECT is not accepted here; open a new connection to the proxy for CONNECT",
@@ -360,7 +359,7 @@ class Pipeline:
                 out = tap.feed(chunk)
                 if out:
                     held.append(out)
-        except (TimeoutError, aiohttp.ClientError):
+        except (TimeoutError, ClientError):
             broken = True
         reason = "stream_broken" if broken else check_text(
             flow.payload, observer.text_so_far(), observer.finish_reason_so_far() if ended else None, tool_calls, guardrail)
@@ -405,7 +404,7 @@ def _merge(headers: CIMultiDict[str], extra: dict[str, str] | None) -> CIMultiDi
     return headers
 
 
-async def _read_body(request: web.BaseRequest, limit: int) -> bytes | None:
+async def _read_body(request: web.Request, limit: int) -> bytes | None:
     if not request.body_exists:
         return None
     length = request.content_length

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 import structlog
 from aiohttp import web
 
+from proxy.http.inbound import InboundServer, Request
+
 from proxy import logs
 from proxy.config import ConfigError, Loaded
 from proxy.config.address import parse_hostport
@@ -120,7 +122,7 @@ class Sidecar:
                 log.error("interception CA change rejected; the previous CA stays active", error=str(exc))
         return self.runtime
 
-    def upstream_for(self, request: web.BaseRequest, runtime: Runtime, route: Any) -> UpstreamClient:
+    def upstream_for(self, request: Request, runtime: Runtime, route: Any) -> UpstreamClient:
         """The route's upstream, unless the app addressed another host (HTTPS_PROXY tunnel or absolute-form)."""
         host = intercepted_host(request)
         scheme = "https"
@@ -222,18 +224,9 @@ async def serve(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
 
-    server = web.Server(
-        sidecar.pipeline.handle,
-        handler_cancellation=True,
-        access_log=None,
-        auto_decompress=False,
-        max_field_size=65536,
-        max_line_size=65536,
-    )
+    server = InboundServer(sidecar.pipeline.handle)
     drain = config.shutdown.drain_s
-    runner = web.ServerRunner(server, shutdown_timeout=drain)
     admin_runner = web.AppRunner(build_admin_app(sidecar), access_log=None, shutdown_timeout=1)
-    await runner.setup()
     await admin_runner.setup()
     host, port = parse_hostport(config.listen)
     admin_host, admin_port = parse_hostport(config.admin)
@@ -260,7 +253,7 @@ async def serve(
         await watcher.stop()
         if sidecar.listener is not None:
             await sidecar.listener.close()
-        await runner.cleanup()
+        await server.shutdown(timeout=drain)
         await admin_runner.cleanup()
         await sidecar.shadow.close(wait_s=min(drain, 5.0))
         await sidecar.pool.close()

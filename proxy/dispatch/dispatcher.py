@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import orjson
 import structlog
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -26,6 +25,7 @@ from proxy.dispatch.backoff import full_jitter, retry_after_s
 from proxy.dispatch.breaker import Breaker
 from proxy.dispatch.ratelimit import RateLimit, estimate_tokens
 from proxy.http.errors import ProxyError
+from proxy.http.outbound import ClientError, Response
 from proxy.http.relay import read_body, send
 from proxy.http.upstream import UpstreamClient
 
@@ -68,7 +68,7 @@ class Dispatched:
     model: str
     upstream: str
     provider: str
-    response: aiohttp.ClientResponse | None = None
+    response: Response | None = None
     client: UpstreamClient | None = None
     translated: Any = None
     body: bytes | None = None
@@ -211,7 +211,7 @@ class Dispatcher:
                         retry_after = retry_after_s(resp.headers.get("retry-after"))
                         try:
                             body = await resp.read()
-                        except (aiohttp.ClientError, TimeoutError):
+                        except (ClientError, TimeoutError):
                             body = b""
                         finally:
                             resp.release()

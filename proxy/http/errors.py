@@ -11,7 +11,8 @@ Upstream 4xx/5xx answers are not ProxyErrors: they reach the app unchanged.
 from __future__ import annotations
 
 import orjson
-from aiohttp import web
+
+from proxy.http.inbound import Response
 
 
 class ProxyError(Exception):
@@ -28,8 +29,8 @@ class ProxyError(Exception):
     def body(self) -> bytes:
         return orjson.dumps({"error": {"message": self.message, "type": self.type, "code": self.code, "param": None}})
 
-    def response(self) -> web.Response:
-        return web.Response(
+    def response(self) -> Response:
+        return Response(
             status=self.status,
             body=self.body(),
             content_type="application/json",

@@ -11,17 +11,16 @@ app does (the guardrail, shadow calls).
 from __future__ import annotations
 
 import asyncio
-import io
 import time
 from collections.abc import Mapping
 from typing import Protocol
 
-import aiohttp
-from aiohttp import web
 from multidict import CIMultiDict
 
+from proxy.http import inbound as web
 from proxy.http.errors import ProxyError, UpstreamTimeout, UpstreamUnreachable
 from proxy.http.headers import client_response_headers
+from proxy.http.outbound import ClientError, ConnectError, ConnectTimeout, PayloadError, Response
 from proxy.http.upstream import UpstreamClient
 from proxy.record import RequestRecord
 
@@ -49,16 +48,12 @@ async def send(
     headers: CIMultiDict[str],
     body: bytes | None,
     first_byte_s: float | None = None,
-) -> aiohttp.ClientResponse:
-    url = upstream.url_for(raw_path)
-    # aiohttp sends bytes objects over 1 MiB from a file-like payload; say so up front instead of being warned.
-    data: bytes | io.BytesIO | None = io.BytesIO(body) if body is not None and len(body) > BUFFER_LIMIT else body
+) -> Response:
     timeouts = upstream.timeouts
     first_byte_s = timeouts.first_byte_s if first_byte_s is None else first_byte_s
     try:
-        async with asyncio.timeout(first_byte_s):
-            return await upstream.session.request(method, url, data=data, headers=headers, allow_redirects=False)
-    except aiohttp.ConnectionTimeoutError:
+        return await upstream.http.request(method, raw_path, headers.items(), body, first_byte_s=first_byte_s)
+    except ConnectTimeout:
         raise UpstreamTimeout(
             f"llm-router could not connect to upstream '{upstream.name}' ({upstream.base_url}) "
             f"within {timeouts.connect_s:g}s (timeouts.connect_s)",
@@ -70,28 +65,28 @@ async def send(
             f"within {first_byte_s:g}s (timeouts.first_byte_s, or what was left of resilience.deadline_s)",
             code="upstream_first_byte_timeout",
         ) from None
-    except aiohttp.ClientConnectorError as exc:
+    except ConnectError as exc:
         raise UpstreamUnreachable(
-            f"llm-router could not connect to upstream '{upstream.name}' ({upstream.base_url}): {_describe(exc.os_error)}",
+            f"llm-router could not connect to upstream '{upstream.name}' ({upstream.base_url}): {_describe(exc.os_error or exc)}",
             code="upstream_connect_error",
         ) from None
-    except aiohttp.ClientError as exc:
+    except ClientError as exc:
         raise UpstreamUnreachable(
             f"upstream '{upstream.name}' ({upstream.base_url}) failed before answering: {_describe(exc)}",
             code="upstream_connection_error",
         ) from None
 
 
-def is_event_stream(upstream_resp: aiohttp.ClientResponse) -> bool:
+def is_event_stream(upstream_resp: Response) -> bool:
     return upstream_resp.content_type == "text/event-stream"
 
 
-def buffered(upstream_resp: aiohttp.ClientResponse) -> bool:
+def buffered(upstream_resp: Response) -> bool:
     length = upstream_resp.content_length
     return not is_event_stream(upstream_resp) and length is not None and length <= BUFFER_LIMIT
 
 
-async def read_body(upstream_resp: aiohttp.ClientResponse, upstream: UpstreamClient) -> bytes:
+async def read_body(upstream_resp: Response, upstream: UpstreamClient) -> bytes:
     try:
         return await upstream_resp.read()
     except TimeoutError:
@@ -100,7 +95,7 @@ async def read_body(upstream_resp: aiohttp.ClientResponse, upstream: UpstreamCli
             f"upstream '{upstream.name}' did not finish its response within {upstream.timeouts.total_s:g}s (timeouts.total_s)",
             code="upstream_total_timeout",
         ) from None
-    except aiohttp.ClientError as exc:
+    except ClientError as exc:
         upstream_resp.close()
         raise UpstreamUnreachable(
             f"upstream '{upstream.name}' broke off its response: {_describe(exc)}", code="upstream_incomplete"
@@ -108,7 +103,7 @@ async def read_body(upstream_resp: aiohttp.ClientResponse, upstream: UpstreamCli
 
 
 def buffered_response(
-    upstream_resp: aiohttp.ClientResponse, data: bytes, extra_headers: Mapping[str, str] | None
+    upstream_resp: Response, data: bytes, extra_headers: Mapping[str, str] | None
 ) -> web.Response:
     headers = client_response_headers(upstream_resp.headers)
     if extra_headers:
@@ -118,7 +113,7 @@ def buffered_response(
 
 async def respond(
     request: web.BaseRequest,
-    upstream_resp: aiohttp.ClientResponse,
+    upstream_resp: Response,
     upstream: UpstreamClient,
     record: RequestRecord,
     extra_headers: Mapping[str, str] | None = None,
@@ -143,7 +138,7 @@ async def respond(
 
 async def _stream(
     request: web.BaseRequest,
-    upstream_resp: aiohttp.ClientResponse,
+    upstream_resp: Response,
     upstream: UpstreamClient,
     record: RequestRecord,
     extra_headers: Mapping[str, str] | None,
@@ -196,11 +191,11 @@ async def _stream(
                 f"upstream '{upstream.name}' did not finish its stream within {upstream.timeouts.total_s:g}s (timeouts.total_s)",
                 code="upstream_total_timeout",
             )
-    except aiohttp.ClientPayloadError as exc:
+    except PayloadError as exc:
         failure = UpstreamUnreachable(
             f"upstream '{upstream.name}' broke off the stream: {_describe(exc)}", code="upstream_stream_broken"
         )
-    except aiohttp.ClientError as exc:
+    except ClientError as exc:
         failure = UpstreamUnreachable(
             f"upstream '{upstream.name}' failed during the stream: {_describe(exc)}", code="upstream_stream_broken"
         )
@@ -224,7 +219,7 @@ async def _stream(
 
 async def respond_held(
     request: web.BaseRequest,
-    upstream_resp: aiohttp.ClientResponse,
+    upstream_resp: Response,
     upstream: UpstreamClient,
     record: RequestRecord,
     held: list[bytes],

@@ -1,8 +1,8 @@
 """Pooled connections to the configured upstreams.
 
-One `ClientSession` per upstream, shared by every request, so connections are
+One `HttpClient` per upstream, shared by every request, so connections are
 kept alive and bounded (a connection per request is how proxies run out of
-sockets). A reload that changes an upstream gets a new session; the old one
+sockets). A reload that changes an upstream gets a new client; the old one
 is closed only after the requests still using it had time to finish.
 """
 
@@ -12,45 +12,29 @@ import asyncio
 import fnmatch
 import os
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
 from yarl import URL
 
 from proxy.config.loader import resolve
 from proxy.config.schema import Timeouts, Upstream
+from proxy.http.outbound import HttpClient
 from proxy.spawn import Spawner
-
-# aiohttp would otherwise invent these when the app did not send them; the
-# upstream must see the app's headers, not ours.
-_SKIP_AUTO = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 
 
 @dataclass(frozen=True, slots=True)
 class UpstreamClient:
     name: str
     base_url: str
-    session: aiohttp.ClientSession
+    http: HttpClient
     timeouts: Timeouts
-    client_timeout: aiohttp.ClientTimeout
     extra_headers: tuple[tuple[str, str], ...]
     hosts: tuple[str, ...] = ()
     """Host patterns this upstream serves for intercepted traffic (its own host first)."""
-    _urls: dict[str, URL] = field(default_factory=dict)
 
     def serves_host(self, host: str) -> bool:
         return any(fnmatch.fnmatchcase(host, pattern) for pattern in self.hosts)
-
-    def url_for(self, raw_path: str) -> URL:
-        """The upstream URL for a request's raw path and query, kept byte for byte (no re-quoting)."""
-        url = self._urls.get(raw_path)
-        if url is None:
-            # Apps hit a handful of paths; the cache is bounded in case one sends unique query strings.
-            if len(self._urls) >= 1024:
-                self._urls.clear()
-            url = self._urls[raw_path] = URL(self.base_url + raw_path, encoded=True)
-        return url
 
 
 def _ssl_context(settings: Upstream, config_path: Path) -> ssl.SSLContext | bool:
@@ -100,32 +84,22 @@ class UpstreamPool:
         return active
 
     def _open(self, name: str, settings: Upstream, config_path: Path) -> UpstreamClient:
-        connector = aiohttp.TCPConnector(
-            limit=settings.max_connections,
-            limit_per_host=0,
-            keepalive_timeout=settings.keepalive_s,
-            ssl=_ssl_context(settings, config_path),
-            ttl_dns_cache=300,
-        )
-        t = settings.timeouts
-        client_timeout = aiohttp.ClientTimeout(total=t.total_s, connect=t.connect_s, sock_connect=t.connect_s)
-        session = aiohttp.ClientSession(
-            connector=connector,
-            auto_decompress=False,
-            cookie_jar=aiohttp.DummyCookieJar(),
-            skip_auto_headers=_SKIP_AUTO,
-            timeout=client_timeout,
-            trust_env=False,
-            requote_redirect_url=False,
-        )
         assert settings.base_url is not None
+        t = settings.timeouts
+        http = HttpClient(
+            settings.base_url,
+            limit=settings.max_connections,
+            keepalive_s=settings.keepalive_s,
+            connect_s=t.connect_s,
+            total_s=t.total_s,
+            ssl_context=_ssl_context(settings, config_path),
+        )
         return UpstreamClient(
             name=name,
             base_url=settings.base_url,
             hosts=tuple(h for h in (URL(settings.base_url).host, *settings.hosts) if h),
-            session=session,
+            http=http,
             timeouts=t,
-            client_timeout=client_timeout,
             extra_headers=_extra_headers(settings),
         )
 
@@ -143,7 +117,7 @@ class UpstreamPool:
         async def close_later() -> None:
             await asyncio.sleep(self._close_grace_s)
             self._retired.remove(client)
-            await client.session.close()
+            await client.http.close()
 
         self._closer.spawn(close_later)
 
@@ -154,4 +128,4 @@ class UpstreamPool:
         self._clients.clear()
         self._retired = []
         for client in clients:
-            await client.session.close()
+            await client.http.close()

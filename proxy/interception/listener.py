@@ -2,12 +2,12 @@
 
 Each accepted connection starts with `_Front`, which looks at the first
 bytes once. Anything but `CONNECT ` is handed, transport and bytes, to a
-fresh aiohttp `RequestHandler` from the `web.Server`, and the front is gone:
+fresh HTTP protocol from the server's factory, and the front is gone:
 plain traffic pays one prefix check per connection and nothing per request.
 A `CONNECT` is read up to its blank line and decided by `connect.decide`:
 
 - intercept: answer 200, TLS with the host's minted leaf (`loop.start_tls`),
-  then hand the TLS transport to a fresh `RequestHandler`, so the requests
+  then hand the TLS transport to a fresh HTTP protocol, so the requests
   in the tunnel run through exactly the handler reverse-proxy requests do;
 - tunnel: connect to the destination, answer 200, join the two (`tunnel.py`);
 - refuse: an HTTP error and close.
@@ -21,11 +21,11 @@ from __future__ import annotations
 import asyncio
 import ssl
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import structlog
-from aiohttp import web
 
 from proxy.interception.connect import (
     CONNECT_PREFIX,
@@ -42,6 +42,9 @@ from proxy.interception.leaves import HostContext, LeafCache
 from proxy.interception.runtime import Runtime, compile_runtime
 from proxy.interception.settings import InterceptionSettings
 from proxy.interception.tunnel import Tunnel
+
+# What serves a handed-over connection: `InboundServer` (or any asyncio protocol factory, aiohttp's `web.Server` too).
+ProtocolFactory = Callable[[], asyncio.Protocol]
 
 log = structlog.get_logger("llm_router.interception")
 
@@ -62,7 +65,7 @@ class ListenerStats:
 
 
 class Listener:
-    def __init__(self, web_server: web.Server, state: Runtime, loop: asyncio.AbstractEventLoop):
+    def __init__(self, web_server: ProtocolFactory, state: Runtime, loop: asyncio.AbstractEventLoop):
         self.web_server = web_server
         self.state = state
         self.stats = ListenerStats()
@@ -92,10 +95,10 @@ class Listener:
         self.state = compile_runtime(settings, config_dir, self.state)
 
     async def close(self) -> None:
-        """Stop accepting; end connections not yet handed to aiohttp and the blind tunnels.
+        """Stop accepting; end connections not yet handed over and the blind tunnels.
 
         Connections already handed over (reverse-proxy and intercepted ones)
-        belong to the `web.Server` and are drained by its shutdown.
+        belong to the HTTP server and are drained by its shutdown.
         """
         if self._server is not None:
             self._server.close()
@@ -336,14 +339,14 @@ def _str(target: Target | None) -> str | None:
     return str(target) if target is not None else None
 
 
-def intercepted_host(request: web.BaseRequest) -> str | None:
+def intercepted_host(request: Any) -> str | None:
     """The host the app believed it was talking to, for a request inside an intercepted tunnel; else None."""
     ctx = request.protocol.ssl_context
     return ctx.host if isinstance(ctx, HostContext) else None
 
 
 async def start_listener(
-    web_server: web.Server,
+    web_server: ProtocolFactory,
     host: str,
     port: int,
     settings: InterceptionSettings | None,

@@ -22,6 +22,7 @@ from aiohttp import web
 from proxy.config import load
 from proxy.interception.bundle import write_bundle
 from proxy.interception.ca import create_ca
+from proxy.http.inbound import InboundServer
 from proxy.interception.listener import Listener, start_listener
 from proxy.interception.settings import InterceptionSettings
 from proxy.server import Sidecar
@@ -115,7 +116,7 @@ async def tls_echo(other_ca: trustme.CA) -> AsyncIterator[EchoServer]:
 class Proxy:
     sidecar: Sidecar
     listener: Listener
-    web_server: web.Server
+    web_server: InboundServer
     config_dir: Path
 
     @property
@@ -150,10 +151,7 @@ async def start_proxy(tmp_path: Path, ca_files: CAFiles) -> AsyncIterator[StartP
         loaded = load(path)
         sidecar = Sidecar(loaded)
         sidecar.apply(loaded)
-        web_server = web.Server(
-            sidecar.handle, handler_cancellation=True, access_log=None, auto_decompress=False,
-            max_field_size=65536, max_line_size=65536,
-        )
+        web_server = InboundServer(sidecar.handle)
         fields = dict(interception or {})
         if with_ca:
             fields.setdefault("ca_cert", str(ca_files.cert))
