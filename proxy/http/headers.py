@@ -23,8 +23,9 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
-# Recomputed by aiohttp for the body actually sent; Host comes from the upstream URL.
-_REQUEST_DROP = HOP_BY_HOP | {"host", "content-length"}
+# Recomputed for the body actually sent; Host comes from the upstream URL; the body is sent
+# with the head, so the app's `Expect: 100-continue` was answered by the proxy, not forwarded.
+_REQUEST_DROP = HOP_BY_HOP | {"host", "content-length", "expect"}
 _RESPONSE_DROP = HOP_BY_HOP | {"content-length"}
 ROUTER_PREFIX = "x-llm-router-"
 
