@@ -6,20 +6,21 @@ and so the proxy port can stay strictly an OpenAI endpoint.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import orjson
-from aiohttp import web
+
+from proxy.http.inbound import Request, Response
 
 if TYPE_CHECKING:
     from proxy.server import Sidecar
 
-SIDECAR = web.AppKey("sidecar", object)
 REDACTED = "***redacted***"
 
 
-def _json(data: object, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(data, option=orjson.OPT_INDENT_2), status=status, content_type="application/json")
+def _json(data: object, status: int = 200) -> Response:
+    return Response(body=orjson.dumps(data, option=orjson.OPT_INDENT_2), status=status, content_type="application/json")
 
 
 def redacted_config(sidecar: Sidecar) -> dict[str, object]:
@@ -40,12 +41,11 @@ def redacted_config(sidecar: Sidecar) -> dict[str, object]:
     }
 
 
-async def healthz(request: web.Request) -> web.Response:
+def healthz(sidecar: Sidecar) -> Response:
     return _json({"status": "ok"})
 
 
-async def readyz(request: web.Request) -> web.Response:
-    sidecar: Sidecar = request.app[SIDECAR]
+def readyz(sidecar: Sidecar) -> Response:
     runtime = sidecar.runtime
     watcher = sidecar.watcher
     detail = {
@@ -62,8 +62,8 @@ async def readyz(request: web.Request) -> web.Response:
     return _json({"status": "ready", **detail})
 
 
-async def config(request: web.Request) -> web.Response:
-    return _json(redacted_config(request.app[SIDECAR]))
+def config(sidecar: Sidecar) -> Response:
+    return _json(redacted_config(sidecar))
 
 
 def _label(value: str) -> str:
@@ -99,18 +99,34 @@ def prometheus_text(sidecar: Sidecar) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def metrics(request: web.Request) -> web.Response:
-    return web.Response(
-        body=prometheus_text(request.app[SIDECAR]).encode(),
+def metrics(sidecar: Sidecar) -> Response:
+    return Response(
+        body=prometheus_text(sidecar).encode(),
         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
     )
 
 
-def build_admin_app(sidecar: Sidecar) -> web.Application:
-    app = web.Application()
-    app[SIDECAR] = sidecar
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/config", config)
-    app.router.add_get("/metrics", metrics)
-    return app
+ROUTES: dict[str, Callable[[Sidecar], Response]] = {
+    "/healthz": healthz,
+    "/readyz": readyz,
+    "/config": config,
+    "/metrics": metrics,
+}
+
+
+def admin_handler(sidecar: Sidecar) -> Callable[[Request], Awaitable[Response]]:
+    """The admin listener's request handler (served by an `InboundServer`)."""
+
+    async def handle(request: Request) -> Response:
+        endpoint = ROUTES.get(request.path)
+        if endpoint is None:
+            return _json({"error": {"message": f"no admin endpoint {request.path}; there are {', '.join(ROUTES)}",
+                                    "type": "invalid_request_error", "code": "not_found"}}, status=404)
+        if request.method not in ("GET", "HEAD"):
+            response = _json({"error": {"message": f"{request.path} answers GET only", "type": "invalid_request_error",
+                                        "code": "method_not_allowed"}}, status=405)
+            response.headers["Allow"] = "GET, HEAD"
+            return response
+        return endpoint(sidecar)
+
+    return handle

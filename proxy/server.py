@@ -20,7 +20,6 @@ from typing import Any
 from dataclasses import dataclass, field
 
 import structlog
-from aiohttp import web
 
 from proxy.http.inbound import InboundServer, Request
 
@@ -213,7 +212,7 @@ async def serve(
 
     `span_exporter`: an OpenTelemetry SDK `SpanExporter` that also receives every span
     (the demo keeps them in memory; tests assert on them)."""
-    from proxy.admin import build_admin_app
+    from proxy.admin import admin_handler
 
     sidecar = Sidecar(loaded, span_exporter=span_exporter)
     sidecar.apply(loaded)
@@ -226,18 +225,18 @@ async def serve(
 
     server = InboundServer(sidecar.pipeline.handle)
     drain = config.shutdown.drain_s
-    admin_runner = web.AppRunner(build_admin_app(sidecar), access_log=None, shutdown_timeout=1)
-    await admin_runner.setup()
+    admin_server = InboundServer(admin_handler(sidecar))
+    admin_listener: asyncio.Server | None = None
     host, port = parse_hostport(config.listen)
     admin_host, admin_port = parse_hostport(config.admin)
     watcher = sidecar.watcher = ConfigWatcher(loaded, sidecar)
     try:
         sidecar.listener = await start_listener(server, host, port, config.interception, loaded.config_path.parent)
-        await web.TCPSite(admin_runner, admin_host, admin_port, reuse_address=True).start()
+        admin_listener = await loop.create_server(admin_server, admin_host, admin_port, reuse_address=True)
         _write_trust_bundle(loaded)
         watcher.start()
         sidecar.listen_address = sidecar.listener.address
-        sidecar.admin_address = admin_runner.addresses[0][:2]
+        sidecar.admin_address = admin_listener.sockets[0].getsockname()[:2]
         if handle_signals:  # the process is the sidecar (in-process callers keep their own GC settings)
             _settle_garbage_collector()
         sidecar.ready = True
@@ -254,7 +253,9 @@ async def serve(
         if sidecar.listener is not None:
             await sidecar.listener.close()
         await server.shutdown(timeout=drain)
-        await admin_runner.cleanup()
+        if admin_listener is not None:  # probes see "draining" until the drain is over
+            admin_listener.close()
+        await admin_server.shutdown(timeout=1)
         await sidecar.shadow.close(wait_s=min(drain, 5.0))
         await sidecar.pool.close()
         for telemetry in [sidecar.telemetry, *sidecar._retired_telemetry]:

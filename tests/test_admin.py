@@ -48,3 +48,11 @@ async def test_metrics_parse_and_move(upstream, start_sidecar):
     assert samples[("llm_router_requests_total", (("route", "models"), ("status", "200")))] == 3
     assert samples[("llm_router_inflight_requests", ())] == 0
     assert samples[("llm_router_config_generation", ())] == 1
+
+
+async def test_unknown_paths_and_methods_get_a_clear_answer(upstream, start_sidecar):
+    running = await start_sidecar(base_config(upstream.url))
+    status, body = await get(running.admin_url + "/nope")
+    assert status == 404 and "/healthz, /readyz, /config, /metrics" in body
+    async with aiohttp.ClientSession() as s, s.post(running.admin_url + "/readyz") as r:
+        assert r.status == 405 and r.headers["Allow"] == "GET, HEAD"
