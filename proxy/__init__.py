@@ -1,9 +1,11 @@
 """llm-router: a sidecar that carries an app's OpenAI traffic and routes it by request complexity.
 
 The map. Connections arrive at the listener (`proxy.interception.listener`),
-which hands plain HTTP to the aiohttp server and terminates CONNECT tunnels to
-intercepted hosts with a minted certificate, so every request, however it
-came, reaches `proxy.pipeline.Pipeline.handle`. The pipeline reads the active
+which hands plain HTTP to the HTTP/1.1 server (`proxy.http.inbound`: asyncio
+protocols and llhttp) and terminates CONNECT tunnels to intercepted hosts with
+a minted certificate, so every request, however it came, reaches
+`proxy.pipeline.Pipeline.handle`. Upstream calls go through pooled keep-alive
+connections (`proxy.http.outbound`). The pipeline reads the active
 `Runtime` once (`proxy.server`: the compiled config, swapped whole by the
 hot-reload watcher in `proxy.config`), fills a `RequestRecord`
 (`proxy.record`) and runs the stages:
