@@ -10,8 +10,8 @@ every mode. It prints, as JSON:
 - per-request latency through a kept-alive intercepted tunnel vs the same
   request in reverse-proxy form on a kept-alive connection (the difference is
   what interception adds: TLS on both ends of the app's leg), and reverse-proxy
-  requests through the listener vs the same `web.Server` served directly, as
-  aiohttp's TCPSite would (what the listener costs plain traffic);
+  requests through the listener vs the same HTTP server bound directly with
+  `loop.create_server` (what the listener costs plain traffic);
 - a new plain connection plus one request, through the listener and direct;
 - the cost of a new tunnel, from TCP connect to TLS established: with a leaf
   minted for a new host, and with the leaf already cached;
@@ -76,10 +76,10 @@ async def _upstream_main() -> None:
 
 async def _proxy_main(upstream_port: int, ca_dir: Path) -> None:
     import yaml
-    from aiohttp import web
 
     from proxy import logs
     from proxy.config import load
+    from proxy.http.inbound import InboundServer
     from proxy.interception.listener import start_listener
     from proxy.interception.settings import InterceptionSettings
     from proxy.server import Sidecar
@@ -94,14 +94,13 @@ async def _proxy_main(upstream_port: int, ca_dir: Path) -> None:
     loaded = load(path)
     sidecar = Sidecar(loaded)
     sidecar.apply(loaded)
-    server = web.Server(sidecar.handle, handler_cancellation=True, access_log=None, auto_decompress=False,
-                        max_field_size=65536, max_line_size=65536)
+    server = InboundServer(sidecar.handle)
     settings = InterceptionSettings(hosts=["api.openai.com", "*.bench.test"], ca_cert="ca.crt", ca_key="ca.key",
                                     leaf_cache_size=10000)
     listener = await start_listener(server, "127.0.0.1", 0, settings, ca_dir, backlog=2048)
-    # The same web.Server served the way aiohttp's TCPSite does, to show what the listener costs plain traffic.
+    # The same server bound directly, without the listener's first-bytes check, to show what the listener costs.
     site = await asyncio.get_running_loop().create_server(server, "127.0.0.1", 0, backlog=2048)
-    print(json.dumps({"port": listener.address[1], "aiohttp_site": site.sockets[0].getsockname()[1]}), flush=True)
+    print(json.dumps({"port": listener.address[1], "bound_directly": site.sockets[0].getsockname()[1]}), flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     await listener.close()
     await server.shutdown(1)
@@ -227,14 +226,14 @@ def main() -> None:
             plain.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             tunnel = _tunnel(port, "api.openai.com", ctx)
             # Interleaved rounds, so drift (frequency scaling, other load) hits every mode alike.
-            site = socket.create_connection(("127.0.0.1", proxy_ports["aiohttp_site"]))
+            site = socket.create_connection(("127.0.0.1", proxy_ports["bound_directly"]))
             site.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            rounds: dict[str, list[float]] = {"direct_upstream": [], "reverse_proxy_aiohttp_site": [],
+            rounds: dict[str, list[float]] = {"direct_upstream": [], "reverse_proxy_bound_directly": [],
                                               "reverse_proxy": [], "intercepted_tunnel": []}
             per_round = max(1, args.requests // 5)
             for _ in range(5):
                 rounds["direct_upstream"] += _latencies(direct, per_round)
-                rounds["reverse_proxy_aiohttp_site"] += _latencies(site, per_round)
+                rounds["reverse_proxy_bound_directly"] += _latencies(site, per_round)
                 rounds["reverse_proxy"] += _latencies(plain, per_round)
                 rounds["intercepted_tunnel"] += _latencies(tunnel, per_round)
             for sock in (direct, site, plain, tunnel):
@@ -242,12 +241,12 @@ def main() -> None:
             latency = {mode: _summary(ms) for mode, ms in rounds.items()}
             latency["interception_added_p50_ms"] = round(latency["intercepted_tunnel"]["p50_ms"] - latency["reverse_proxy"]["p50_ms"], 4)
             latency["interception_added_mean_ms"] = round(latency["intercepted_tunnel"]["mean_ms"] - latency["reverse_proxy"]["mean_ms"], 4)
-            latency["listener_added_p50_ms"] = round(latency["reverse_proxy"]["p50_ms"] - latency["reverse_proxy_aiohttp_site"]["p50_ms"], 4)
+            latency["listener_added_p50_ms"] = round(latency["reverse_proxy"]["p50_ms"] - latency["reverse_proxy_bound_directly"]["p50_ms"], 4)
             results["per_request"] = latency
 
             # A new plain connection per request: what the listener's first-bytes check costs a connection.
-            conn: dict[str, list[float]] = {"aiohttp_site": [], "listener": []}
-            pairs = [("aiohttp_site", proxy_ports["aiohttp_site"]), ("listener", port)]
+            conn: dict[str, list[float]] = {"bound_directly": [], "listener": []}
+            pairs = [("bound_directly", proxy_ports["bound_directly"]), ("listener", port)]
             for i in range(args.new_tunnels * 5):
                 for mode, p in (pairs if i % 2 else pairs[::-1]):  # alternate, so neither always goes first
                     t = time.perf_counter()
