@@ -9,8 +9,8 @@ import ssl
 
 import aiohttp
 import pytest
-from aiohttp import web
 
+from proxy.http.inbound import InboundServer, Request, Response
 from proxy.interception.listener import intercepted_host, start_listener
 from proxy.interception.settings import InterceptionSettings
 from tests.interception.conftest import client_ctx, connect_tunnel, proxy_config
@@ -81,11 +81,11 @@ async def test_wildcard_hosts_are_intercepted_with_their_own_leaf(start_proxy, t
 async def test_intercepted_host_tells_tunnel_requests_from_reverse_proxy_ones(start_proxy, ca_files, tmp_path):
     seen: list[tuple[str | None, str, str]] = []
 
-    async def handler(request: web.BaseRequest) -> web.Response:
-        seen.append((intercepted_host(request), request.scheme, request.raw_path))
-        return web.Response(text="ok")
+    async def handler(request: Request) -> Response:
+        seen.append((intercepted_host(request), request.url.scheme, request.raw_path))
+        return Response(body=b"ok")
 
-    server = web.Server(handler)
+    server = InboundServer(handler)
     settings = InterceptionSettings(hosts=["api.openai.com", "*.example.test"], ca_cert=str(ca_files.cert), ca_key=str(ca_files.key))
     listener = await start_listener(server, "127.0.0.1", 0, settings, tmp_path)
     try:
@@ -126,20 +126,20 @@ async def test_a_request_split_inside_the_method_is_still_handed_over(proxy):
     writer.close()
 
 
-async def test_absolute_form_request_reaches_the_handler_with_origin_form_rel_url(ca_files, tmp_path):
-    """What aiohttp gives the handler for `POST http://host/...` (HTTP_PROXY style)."""
+async def test_absolute_form_request_reaches_the_handler_with_an_origin_form_target(ca_files, tmp_path):
+    """What the handler gets for `POST http://host/...` (HTTP_PROXY style)."""
     seen: list[dict[str, str]] = []
 
-    async def handler(request: web.BaseRequest) -> web.Response:
-        seen.append({"path": request.path, "raw_path": request.raw_path, "rel_url": str(request.rel_url),
-                     "path_qs": request.path_qs, "url": str(request.url), "host": request.host})
-        return web.Response(text="ok")
+    async def handler(request: Request) -> Response:
+        seen.append({"path": request.path, "raw_path": request.raw_path, "origin_target": request.origin_target,
+                     "url": str(request.url), "host": request.url.host})
+        return Response(body=b"ok")
 
-    server = web.Server(handler)
+    server = InboundServer(handler)
     listener = await start_listener(server, "127.0.0.1", 0, None, tmp_path)
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", listener.address[1])
-        writer.write(b"POST http://api.openai.com/v1/a%2Fb?x=%20 HTTP/1.1\r\nHost: api.openai.com\r\ncontent-length: 0\r\n\r\n")
+        writer.write(b"POST http://api.openai.com/v1/a%2Fb?x=%20 HTTP/1.1\r\nHost: other.example\r\ncontent-length: 0\r\n\r\n")
         await _read_response(reader)
         writer.close()
     finally:
@@ -148,10 +148,9 @@ async def test_absolute_form_request_reaches_the_handler_with_origin_form_rel_ur
     assert seen == [{
         "path": "/v1/a/b",  # decoded
         "raw_path": "http://api.openai.com/v1/a%2Fb?x=%20",  # the absolute URI as sent
-        "rel_url": "/v1/a%2Fb?x=%20",  # origin-form, still encoded: what to forward
-        "path_qs": "/v1/a%2Fb?x=%20",
+        "origin_target": "/v1/a%2Fb?x=%20",  # origin-form, still encoded: what to forward
         "url": "http://api.openai.com/v1/a%2Fb?x=%20",
-        "host": "api.openai.com",
+        "host": "api.openai.com",  # from the URI, not the Host header
     }]
 
 
@@ -289,7 +288,7 @@ async def test_start_with_a_broken_ca_fails_with_a_fix(tmp_path):
     from proxy.interception.ca import CAError
 
     with pytest.raises(CAError, match="llm-router ca init"):
-        await start_listener(web.Server(lambda r: web.Response()), "127.0.0.1", 0,
+        await start_listener(InboundServer(lambda r: Response()), "127.0.0.1", 0,
                              InterceptionSettings(ca_cert="ca/ca.crt", ca_key="ca/ca.key"), tmp_path)
 
 
