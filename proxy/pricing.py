@@ -39,6 +39,7 @@ _MTOK = 1e6
 # a client inventing names cannot grow them without limit.
 _MEMO_LIMIT = 4096
 _UNKNOWN_LIMIT = 256
+_MISSING = object()
 _DATE_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|latest)$")
 
 
@@ -223,11 +224,19 @@ class PriceTable:
         """USD for `usage` on `model`; None (and counted) when the model has no price."""
         if usage is None or not model:
             return None
-        price = self.get(model)
+        # Every finished request comes here (twice when routed): the memo hit
+        # and `ModelPrice.cost` are inlined, with the same arithmetic.
+        price = self._memo.get(model, _MISSING)
+        if price is _MISSING:
+            price = self.get(model)
         if price is None:
             self._count_unknown(model)
             return None
-        return price.cost(usage)
+        inp = usage.input_tokens
+        cached = usage.cached_input_tokens
+        if cached > inp:  # noqa: PLR1730 - a builtin call costs more than the comparison
+            cached = inp
+        return (inp - cached) * price.input + cached * price.cached_input + usage.output_tokens * price.output  # type: ignore[union-attr]
 
     def _count_unknown(self, model: str) -> None:
         unknown = self.unknown_models

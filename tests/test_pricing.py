@@ -139,3 +139,16 @@ def test_with_overrides_reuses_the_base_and_keeps_counts(table: PriceTable) -> N
     assert table.get("gpt-4o") == base_gpt4o  # the old table is untouched
     assert reloaded.with_overrides({}).get("gpt-4o") == base_gpt4o  # an override removed on reload is gone
     assert reloaded.unknown_models["still-unknown"] >= 1
+
+
+def test_cost_is_exactly_the_model_price_arithmetic(table: PriceTable, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`PriceTable.cost` inlines `ModelPrice.cost` for speed: bit-for-bit the same figure, memoised or not."""
+    usages = [Usage(i * 37, i * 11, min(i * 13, 5000) if i % 3 else i * 50) for i in range(200)]
+    for memo_limit in (4096, 0):
+        monkeypatch.setattr("proxy.pricing._MEMO_LIMIT", memo_limit)
+        fresh = table.with_overrides({})
+        for model in ("gpt-4o", "gpt-4o-mini", "openai/gpt-4o-2024-08-06"):
+            price = fresh.get(model)
+            assert price is not None
+            for usage in usages:
+                assert fresh.cost(model, usage) == price.cost(usage)

@@ -9,12 +9,14 @@ where one exists (`gen_ai.client.token.usage`,
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections.abc import Mapping
 
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from proxy.record import RequestRecord
 from proxy.telemetry import attributes as A
+from proxy.telemetry.span_attributes import label_key
 from proxy.telemetry.metrics import Counter, Family, Gauge, Histogram, escape_label, otlp_metrics, prometheus_lines
 
 BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
@@ -25,6 +27,9 @@ DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 
 FIRST_CHUNK_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 CLASSIFIER_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
 SIMILARITY_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+PLAN_LIMIT = 4096
+"""Distinct (route, mode, arm, tier, model, status, ...) combinations given a plan; the rest are counted plainly."""
 
 _GEN_AI = (A.GEN_AI_OPERATION_NAME, A.GEN_AI_PROVIDER_NAME, A.GEN_AI_REQUEST_MODEL, A.GEN_AI_RESPONSE_MODEL)
 _COST = ("route", "arm", "tier", "model")
@@ -108,6 +113,7 @@ class Instruments:
             "llm_router_breaker_state", "llm_router.breaker.state",
             "Circuit breaker state per upstream and model: 0 closed, 1 half-open, 2 open.", ("upstream", "model"),
         )  # fmt: skip
+        self._plans: dict[tuple, list] = {}
         self.families: tuple[Family, ...] = (
             self.requests, self.token_usage, self.duration, self.cost, self.counterfactual, self.savings,
             self.first_chunk, self.classifier_duration, self.fail_open, self.shadow_requests,
@@ -115,7 +121,95 @@ class Instruments:
             self.breaker_state,
         )  # fmt: skip
 
-    def record(self, r: RequestRecord, error_type: str | None) -> None:
+    def record(self, r: RequestRecord, error_type: str | None, key: tuple | None = None) -> None:
+        """Add one finished request to every family it belongs in.
+
+        The series a request adds to depend only on a few of its fields, so
+        they are looked up once per distinct combination (a "plan": the
+        families' value cells, each created on its first use, exactly when
+        `_record_plain` would create it) and a request then only adds to
+        list items: no label tuples, no family method calls. `key`:
+        `label_key(r, error_type)` when the caller has it already.
+        """
+        if key is None:
+            key = label_key(r, error_type)
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= PLAN_LIMIT:
+                self._record_plain(r, error_type)
+                return
+            plan = self._new_plan(key, r, error_type)
+        plan[0][0] += 1
+        if r.operation:
+            usage = r.usage
+            if usage is not None:
+                value = usage.input_tokens
+                cell = plan[1] or self._plan_cell(plan, 1)
+                cell[0] += value
+                cell[1 + bisect_left(TOKEN_BUCKETS, value)] += 1
+                value = usage.output_tokens
+                cell = plan[2] or self._plan_cell(plan, 2)
+                cell[0] += value
+                cell[1 + bisect_left(TOKEN_BUCKETS, value)] += 1
+            seconds = r.duration_ms / 1000.0
+            cell = plan[3] or self._plan_cell(plan, 3)
+            cell[0] += seconds
+            cell[1 + bisect_left(DURATION_BUCKETS, seconds)] += 1
+        amount = r.cost_usd
+        if amount is not None:
+            (plan[4] or self._plan_cell(plan, 4))[0] += amount
+        amount = r.counterfactual_cost_usd
+        if amount is not None:
+            (plan[5] or self._plan_cell(plan, 5))[0] += amount
+        amount = r.savings_usd
+        if amount is not None:
+            (plan[6] or self._plan_cell(plan, 6))[0] += amount
+        if r.first_chunk_ms is not None:
+            seconds = r.first_chunk_ms / 1000.0
+            cell = plan[7] or self._plan_cell(plan, 7)
+            cell[0] += seconds
+            cell[1 + bisect_left(FIRST_CHUNK_BUCKETS, seconds)] += 1
+        if r.classify_ms is not None:
+            seconds = r.classify_ms / 1000.0
+            cell = plan[8] or self._plan_cell(plan, 8)
+            cell[0] += seconds
+            cell[1 + bisect_left(CLASSIFIER_BUCKETS, seconds)] += 1
+        if r.fail_open:
+            (plan[9] or self._plan_cell(plan, 9))[0] += 1
+
+    def _new_plan(self, key: tuple, r: RequestRecord, error_type: str | None) -> list:
+        model = r.model_used or r.response_model or r.requested_model or "-"
+        route, arm, tier, status = r.route, r.arm, r.tier, r.status
+        plan: list = [None] * 10
+        plan[0] = self.requests.cell((route, r.mode, arm or "-", tier or "unknown", model, str(status)))
+        # What `_plan_cell` needs (the label key determines all of it).
+        plan.append((route, r.mode, arm, tier, model, status, r.operation, r.provider, r.response_model, error_type,
+                     r.stage))  # fmt: skip
+        self._plans[key] = plan
+        return plan
+
+    def _plan_cell(self, plan: list, slot: int) -> list:
+        """Create (or find) the series behind `plan[slot]` on its first use."""
+        route, _mode, arm, tier, model, _status, operation, provider, response_model, error_type, stage = plan[10]
+        gen_ai = (operation, provider, model, response_model or model)
+        cost_key = (route, arm or "-", tier or "unknown", model)
+        family, key = (
+            (None, None),
+            (self.token_usage, (*gen_ai, "input")),
+            (self.token_usage, (*gen_ai, "output")),
+            (self.duration, (*gen_ai, error_type or "")),
+            (self.cost, cost_key),
+            (self.counterfactual, cost_key),
+            (self.savings, cost_key),
+            (self.first_chunk, (route, model)),
+            (self.classifier_duration, (stage or "-",)),
+            (self.fail_open, (route,)),
+        )[slot]
+        cell = plan[slot] = family.cell(key)  # type: ignore[union-attr]
+        return cell
+
+    def _record_plain(self, r: RequestRecord, error_type: str | None) -> None:
+        """`record` without a plan: once PLAN_LIMIT distinct combinations have been seen."""
         model = r.model_used or r.response_model or r.requested_model or "-"
         tier = r.tier or "unknown"
         route = r.route

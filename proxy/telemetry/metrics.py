@@ -1,8 +1,11 @@
 """In-process counters, histograms and gauges, read two ways.
 
-A request adds to plain dicts keyed by label tuples: a few dict operations,
-no locks, no OpenTelemetry instrument calls on the hot path (an SDK
-synchronous instrument costs several microseconds per `add`). The figures are
+A request adds to plain dicts keyed by label tuples: no locks, no
+OpenTelemetry instrument calls on the hot path (an SDK synchronous
+instrument costs several microseconds per `add`). Values are mutable cells
+(a counter's `[total]`, a histogram's `[sum, buckets...]`), so a finished
+request reaches its series through references cached per combination of
+labels (`Instruments.record`) and only adds to list items. The figures are
 read only when someone looks: the admin `/metrics` page renders Prometheus
 text, and the OTLP exporter thread turns the same dicts into cumulative OTLP
 metric points once per export interval. Reads from the exporter thread copy a
@@ -47,16 +50,32 @@ class Family:
 
 
 class Counter(Family):
+    """Each value is a one-item list `[total]`, so a request can keep a reference to its series (`cell`)."""
+
     kind = "counter"
     __slots__ = ()
 
     def inc(self, key: tuple[str, ...], amount: float = 1) -> None:
         values = self.values
         try:
-            values[key] += amount  # type: ignore[operator]
+            values[key][0] += amount  # type: ignore[index]
         except KeyError:
             key = self._slot(key)
-            values[key] = values.get(key, 0) + amount  # type: ignore[operator]
+            cell = values.get(key)
+            if cell is None:
+                values[key] = [0 + amount]
+            else:
+                cell[0] += amount  # type: ignore[index]
+
+    def cell(self, key: tuple[str, ...]) -> list:
+        """The series of `key` (or the overflow series), created at 0: add to `cell[0]`."""
+        cell = self.values.get(key)
+        if cell is None:
+            key = self._slot(key)
+            cell = self.values.get(key)
+            if cell is None:
+                cell = self.values[key] = [0]
+        return cell  # type: ignore[return-value]
 
 
 class Gauge(Family):
@@ -70,7 +89,11 @@ class Gauge(Family):
 
 
 class Histogram(Family):
-    """Explicit buckets; each value is `[count, sum, n_0, ..., n_len(bounds)]`, counts not cumulative."""
+    """Explicit buckets; each value is `[sum, n_0, ..., n_len(bounds)]`, counts not cumulative.
+
+    The count is the sum of the bucket counts (every observation lands in
+    exactly one bucket), worked out when read rather than kept per observation.
+    """
 
     kind = "histogram"
     __slots__ = ("bounds",)
@@ -82,11 +105,17 @@ class Histogram(Family):
     def observe(self, key: tuple[str, ...], value: float) -> None:
         cell = self.values.get(key)
         if cell is None:
+            cell = self.cell(key)
+        cell[0] += value  # type: ignore[index]
+        cell[1 + bisect_left(self.bounds, value)] += 1  # type: ignore[index]
+
+    def cell(self, key: tuple[str, ...]) -> list:
+        """The series of `key` (or the overflow series), created empty: see `observe` for how to add to it."""
+        cell = self.values.get(key)
+        if cell is None:
             key = self._slot(key)
-            cell = self.values.setdefault(key, [0, 0.0] + [0] * (len(self.bounds) + 1))
-        cell[0] += 1  # type: ignore[index]
-        cell[1] += value  # type: ignore[index]
-        cell[2 + bisect_left(self.bounds, value)] += 1  # type: ignore[index]
+            cell = self.values.setdefault(key, [0.0] + [0] * (len(self.bounds) + 1))
+        return cell  # type: ignore[return-value]
 
 
 # --- Prometheus text --------------------------------------------------------
@@ -120,16 +149,19 @@ def prometheus_lines(families: Iterable[Family]) -> list[str]:
         if isinstance(fam, Histogram):
             base = fam.prom_name
             for key, cell in sorted(values.items()):
+                cell = list(cell)  # type: ignore[call-overload]  # one consistent copy
                 running = 0
-                for bound, n in zip((*fam.bounds, math.inf), cell[2:]):  # type: ignore[index]
+                for bound, n in zip((*fam.bounds, math.inf), cell[1:]):
                     running += n
                     le = 'le="' + _number(bound) + '"'
                     lines.append(f"{base}_bucket{_labels(fam.prom_labels, key, le)} {running}")
-                lines.append(f"{base}_sum{_labels(fam.prom_labels, key)} {_number(cell[1])}")  # type: ignore[index]
-                lines.append(f"{base}_count{_labels(fam.prom_labels, key)} {cell[0]}")  # type: ignore[index]
+                lines.append(f"{base}_sum{_labels(fam.prom_labels, key)} {_number(cell[0])}")
+                lines.append(f"{base}_count{_labels(fam.prom_labels, key)} {running}")
         else:
+            counter = isinstance(fam, Counter)
             for key, value in sorted(values.items()):
-                lines.append(f"{fam.prom_name}{_labels(fam.prom_labels, key)} {_number(value)}")  # type: ignore[arg-type]
+                number = value[0] if counter else value  # type: ignore[index]
+                lines.append(f"{fam.prom_name}{_labels(fam.prom_labels, key)} {_number(number)}")  # type: ignore[arg-type]
     return lines
 
 
@@ -150,18 +182,21 @@ def otlp_metrics(families: Iterable[Family], start_ns: int, now_ns: int | None =
             continue
         metric = pb.Metric(name=fam.otel_name, description=fam.help, unit=fam.unit)
         if isinstance(fam, Histogram):
-            points = [
-                pb.HistogramDataPoint(
-                    attributes=_attrs(fam.labels, key),
-                    start_time_unix_nano=start_ns,
-                    time_unix_nano=now,
-                    count=cell[0],  # type: ignore[index]
-                    sum=cell[1],  # type: ignore[index]
-                    bucket_counts=list(cell[2:]),  # type: ignore[index]
-                    explicit_bounds=list(fam.bounds),
+            points = []
+            for key, cell in values.items():
+                cell = list(cell)  # type: ignore[call-overload]  # one consistent copy
+                buckets = cell[1:]
+                points.append(
+                    pb.HistogramDataPoint(
+                        attributes=_attrs(fam.labels, key),
+                        start_time_unix_nano=start_ns,
+                        time_unix_nano=now,
+                        count=sum(buckets),
+                        sum=cell[0],
+                        bucket_counts=buckets,
+                        explicit_bounds=list(fam.bounds),
+                    )
                 )
-                for key, cell in values.items()
-            ]
             metric.histogram.CopyFrom(pb.Histogram(data_points=points, aggregation_temporality=CUMULATIVE))
         else:
             points = [
@@ -169,7 +204,7 @@ def otlp_metrics(families: Iterable[Family], start_ns: int, now_ns: int | None =
                     attributes=_attrs(fam.labels, key),
                     start_time_unix_nano=start_ns,
                     time_unix_nano=now,
-                    as_double=float(value),  # type: ignore[arg-type]
+                    as_double=float(value[0] if isinstance(fam, Counter) else value),  # type: ignore[arg-type,index]
                 )
                 for key, value in values.items()
             ]

@@ -12,6 +12,24 @@ from proxy.record import RequestRecord
 from proxy.telemetry import attributes as A
 
 
+def label_key(r: RequestRecord, error_type: str | None) -> tuple:
+    """Every field the `labels` of `span_attributes` are made of, ending with `error_type`.
+
+    Records with equal keys have equal labels, so the encoded labels are
+    cached under it (`Encoder.finished`); it also determines every metric
+    series a request adds to (`Instruments.record`), so a finished request
+    builds it once for both. Add a field here when `span_attributes` starts
+    reading one for `labels`.
+    """
+    usage = r.usage
+    return (
+        r.model_used, r.response_model, r.requested_model, r.tier, r.operation, r.provider,
+        usage is not None and usage.estimated, r.finish_reason, r.route, r.mode, r.arm, r.stage,
+        r.fallback, r.escalated, r.router_model, r.fail_open, r.stream, r.upstream, r.method, r.path,
+        r.status, error_type,
+    )  # fmt: skip
+
+
 def span_attributes(
     r: RequestRecord, error_type: str | None, capture_content: bool
 ) -> tuple[dict[str, object], dict[str, object]]:
@@ -19,8 +37,6 @@ def span_attributes(
     used = r.model_used or r.response_model or r.requested_model or "unknown"
     labels: dict[str, object] = {A.MODEL_USED: used, A.CLASSIFIED_INTENT: r.tier or "unknown"}
     values: dict[str, object] = {}
-    if r.cost_usd is not None:
-        values[A.ESTIMATED_COST] = r.cost_usd
     if r.operation:
         labels[A.GEN_AI_OPERATION_NAME] = r.operation
     labels[A.GEN_AI_PROVIDER_NAME] = r.provider
@@ -37,6 +53,9 @@ def span_attributes(
             values[A.CACHED_INPUT_TOKENS] = usage.cached_input_tokens
         if usage.estimated:
             labels[A.USAGE_ESTIMATED] = True
+    # The doubles next to each other: the encoder packs them in one go.
+    if r.cost_usd is not None:
+        values[A.ESTIMATED_COST] = r.cost_usd
     if r.finish_reason:
         labels[A.GEN_AI_RESPONSE_FINISH_REASONS] = (r.finish_reason,)
     labels[A.ROUTE] = r.route
@@ -45,14 +64,16 @@ def span_attributes(
         labels[A.ARM] = r.arm
     if r.score is not None:
         values[A.SCORE] = float(r.score)
-    if r.stage is not None:
-        labels[A.STAGE] = r.stage
-    if r.requested_model is not None:
-        labels[A.REQUESTED_MODEL] = r.requested_model
     if r.counterfactual_cost_usd is not None:
         values[A.COUNTERFACTUAL_COST] = r.counterfactual_cost_usd
     if r.savings_usd is not None:
         values[A.SAVINGS] = r.savings_usd
+    if r.first_chunk_ms is not None:
+        values[A.TIME_TO_FIRST_CHUNK_MS] = float(r.first_chunk_ms)
+    if r.stage is not None:
+        labels[A.STAGE] = r.stage
+    if r.requested_model is not None:
+        labels[A.REQUESTED_MODEL] = r.requested_model
     labels[A.FALLBACK] = r.fallback
     labels[A.ESCALATED] = r.escalated
     if r.router_model is not None:
@@ -60,8 +81,6 @@ def span_attributes(
     if r.fail_open:
         labels[A.FAIL_OPEN] = True
     labels[A.STREAMED] = r.stream
-    if r.first_chunk_ms is not None:
-        values[A.TIME_TO_FIRST_CHUNK_MS] = float(r.first_chunk_ms)
     labels[A.UPSTREAM] = r.upstream
     labels[A.HTTP_METHOD] = r.method
     labels[A.URL_PATH] = r.path
