@@ -1,8 +1,15 @@
 """Classifier latency and memory benchmark (a harness, not a test).
 
     python bench/bench_classifier.py [--data LABELED.jsonl] [--repeat 20]
+    python bench/bench_classifier.py --traffic-only [--repeat 20]   # request-path figures only
 
 Measures, on one thread:
+  * the request path on the bundled traffic (examples/traffic.jsonl, 300
+    chat requests) with the lean policy's cascade (rules + TF-IDF): classify
+    mean / p50 / p99 in microseconds, and the routing decision (sticky key,
+    `decide`, bucket hash) plus the body rewrite (`with_model`), with `model`
+    first in the body and with `model` after `messages` (the order the
+    OpenAI SDKs write);
   * rules + ONNX TF-IDF per request (what every request pays), p50/p99;
   * the embedding stage alone (MiniLM int8 + exemplar lookup), p50/p99;
   * the full cascade as served (embedding only for ambiguous requests);
@@ -92,6 +99,102 @@ def report(name: str, samples: tuple[list[float], list[float]]) -> dict:
     return row
 
 
+def _pass_cpu_us(fn, items, repeat: int) -> list[float]:
+    """Thread-CPU microseconds per item, one figure per pass over `items` (no per-call timer overhead)."""
+    out = []
+    for _ in range(repeat):
+        start = time.thread_time()
+        for item in items:
+            fn(item)
+        out.append((time.thread_time() - start) / len(items) * 1e6)
+    return out
+
+
+def _per_call_us(fn, items, repeat: int) -> list[float]:
+    """Wall microseconds of every call (perf_counter, ~0.05 us of timer overhead each)."""
+    out = []
+    clock = time.perf_counter
+    for _ in range(repeat):
+        for item in items:
+            start = clock()
+            fn(item)
+            out.append((clock() - start) * 1e6)
+    return out
+
+
+def _us_row(name: str, fn, items, repeat: int) -> dict:
+    for item in items:
+        fn(item)  # warm-up
+    passes = _pass_cpu_us(fn, items, repeat)
+    calls = _per_call_us(fn, items, repeat)
+    row = {"cpu_mean_us": round(min(passes), 2), "cpu_mean_us_median_pass": round(pct(passes, 50), 2),
+           "wall_mean_us": round(sum(calls) / len(calls), 2), "p50_us": round(pct(calls, 50), 2),
+           "p99_us": round(pct(calls, 99), 2), "n": len(items)}
+    print(f"{name:44s} cpu mean {row['cpu_mean_us']:7.2f} us (median pass {row['cpu_mean_us_median_pass']:7.2f}) | "
+          f"wall mean {row['wall_mean_us']:7.2f} p50 {row['p50_us']:7.2f} p99 {row['p99_us']:8.2f} us")
+    return row
+
+
+def traffic(path: Path, policy_path: Path, repeat: int) -> dict:
+    """Request-path costs on the bundled traffic: classification, decision, rewrite."""
+    import orjson
+    import yaml
+
+    from proxy.classifier import Classifier
+    from proxy.classifier.policy_file import load_settings
+    from proxy.config.policy import Policy
+    from proxy.config.schema import Route
+    from proxy.pricing import PriceTable
+    from proxy.routing.decide import decide, sticky_key
+    from proxy.routing.rewrite import with_model
+    from proxy.routing.table import compile_route
+
+    settings, base = load_settings(policy_path)
+    classifier = Classifier.load(settings, base)
+    policy = Policy.model_validate(yaml.safe_load(policy_path.read_text(encoding="utf-8")))
+    prices = PriceTable.load()
+    route = compile_route(Route.model_validate({"name": "chat", "mode": "canary", "percent": 100}))
+    rows = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+    model_first = [orjson.dumps(row) for row in rows]
+    model_last = [orjson.dumps({**{k: v for k, v in row.items() if k != "model"}, "model": row["model"]})
+                  for row in rows]
+    payloads = [orjson.loads(body) for body in model_first]
+    print(f"{len(rows)} requests from {path.relative_to(REPO) if path.is_relative_to(REPO) else path}, "
+          f"policy {policy_path.name} (stages {','.join(settings.stages)}), x{repeat}")
+    results = {"classify": _us_row("classify (rules + ONNX TF-IDF)", classifier.classify, payloads, repeat)}
+    classified = [(body_first, body_last, payload, classifier.classify(payload))
+                  for body_first, body_last, payload in zip(model_first, model_last, payloads)]
+    headers: dict[str, str] = {}
+
+    def routed(item, which: int) -> bytes | None:
+        payload, classification = item[2], item[3]
+        decision = decide(route=route, tiers=policy.tiers, never_upgrade=policy.never_upgrade, prices=prices,
+                          requested_model=payload["model"], classification=classification,
+                          key=sticky_key(route, headers, payload, "req-0123456789abcdef"))
+        return with_model(item[which], payload, decision.router_model) if decision.rewrites else None
+
+    def decision_only(item) -> object:
+        payload = item[2]
+        return decide(route=route, tiers=policy.tiers, never_upgrade=policy.never_upgrade, prices=prices,
+                      requested_model=payload["model"], classification=item[3],
+                      key=sticky_key(route, headers, payload, "req-0123456789abcdef"))
+
+    rewrites = sum(1 for item in classified if decision_only(item).rewrites)
+    print(f"  decisions that rewrite the body: {rewrites} of {len(classified)}")
+    results["decide"] = _us_row("sticky key + decide", decision_only, classified, repeat)
+    results["decide_rewrite_model_first"] = _us_row(
+        "decide + rewrite, model first in body", lambda item: routed(item, 0), classified, repeat)
+    results["decide_rewrite_model_last"] = _us_row(
+        "decide + rewrite, model after messages", lambda item: routed(item, 1), classified, repeat)
+    results["rewrite_model_first"] = _us_row(
+        "with_model alone, model first", lambda item: with_model(item[0], item[2], "gpt-4o-mini"), classified, repeat)
+    results["rewrite_model_last"] = _us_row(
+        "with_model alone, model after messages", lambda item: with_model(item[1], item[2], "gpt-4o-mini"),
+        classified, repeat)
+    classifier.close()
+    return results
+
+
 def rss(stages: str, policies: Path) -> dict:
     done = subprocess.run([sys.executable, "-c", RSS_PROBE, stages, str(policies)],
                           capture_output=True, text=True, check=True, cwd=REPO)
@@ -106,7 +209,18 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--policies", type=Path, default=REPO / "policies")
+    parser.add_argument("--traffic", type=Path, default=REPO / "examples" / "traffic.jsonl",
+                        help="chat requests for the request-path figures")
+    parser.add_argument("--policy", type=Path, default=REPO / "policies" / "lean.yaml",
+                        help="policy whose classifier settings the request-path figures use")
+    parser.add_argument("--traffic-only", action="store_true",
+                        help="only the request-path figures (classify, decide, rewrite) on --traffic")
     args = parser.parse_args()
+
+    results = {"traffic": traffic(args.traffic, args.policy, args.repeat)}
+    if args.traffic_only:
+        print(json.dumps(results))
+        return 0
 
     from proxy.classifier import Classifier, ClassifierSettings
     from proxy.classifier.features import bounded_text
@@ -114,7 +228,6 @@ def main() -> int:
 
     items = requests_from(args.data)
     print(f"{len(items)} requests from {args.data}, x{args.repeat}; load average {os.getloadavg()[0]:.2f}")
-    results = {}
     cheap = Classifier.load(ClassifierSettings(stages=["rules", "tfidf"]), args.policies)
     results["rules+tfidf"] = report("rules + ONNX TF-IDF", timed(cheap.classify, items, args.repeat))
     full = Classifier.load(ClassifierSettings(), args.policies)

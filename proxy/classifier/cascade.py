@@ -16,11 +16,17 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from proxy.classifier.artifacts import read_metadata
-from proxy.classifier.features import analyze, bounded_text
+from proxy.classifier.features import (
+    bounded_text,
+    normalize,
+    pseudo_tokens,
+    word_tokens,
+)
 from proxy.classifier.request_text import RequestView, view_of_request, view_of_row
 from proxy.classifier.rules import RuleResult, apply_rules
 from proxy.classifier.settings import AmbiguityBand, ClassifierSettings, Thresholds
@@ -41,8 +47,7 @@ class Classification:
     reasons: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class _Partial:
+class _Partial(NamedTuple):
     """Result of the cheap stages, plus what the embedding stage needs."""
 
     score: float
@@ -71,6 +76,9 @@ class Classifier:
         self._pending = 0
         self.embedding_skipped = 0
         self._use_rules = "rules" in settings.stages
+        # TfidfModel scores words directly (no bigram strings); any other scorer with the
+        # `score(tokens)` interface (e.g. a scikit-learn model in held-out runs) gets analyze()'s tokens.
+        self._score_words = getattr(tfidf, "score_words", None) or self._score_tokens
 
     @classmethod
     def load(cls, settings: ClassifierSettings, base_dir: Path) -> Classifier:
@@ -148,10 +156,14 @@ class Classifier:
 
     def _cheap(self, view: RequestView) -> _Partial:
         text = bounded_text(view.text, self.settings.max_chars)
-        rules = apply_rules(view, text) if self._use_rules else NO_RULES
-        reasons = tuple(f"marker:{m}" for m in rules.markers)
+        lower = text.lower()
+        rules = apply_rules(view, text, lower) if self._use_rules else NO_RULES
+        reasons = tuple(["marker:" + m for m in rules.markers])
         if self._tfidf is not None:
-            model_score, _ = self._tfidf.score(analyze(text, rules, view))
+            # The tokens of features.analyze(text, rules, view), without building the bigram strings;
+            # normalize() is plain lower-casing for ASCII text.
+            words = word_tokens(lower if text.isascii() else normalize(text))
+            model_score = self._score_words(words, pseudo_tokens(rules, view))
             stage = "tfidf"
         else:
             # Without the learned stage the rules give a coarse score by themselves.
@@ -169,6 +181,9 @@ class Classifier:
             return _Partial(score, stage, rules, text, reasons + ("floor:complex",), False)
         ambiguous = self.band.low <= score < self.band.high
         return _Partial(score, stage, rules, text, reasons, ambiguous)
+
+    def _score_tokens(self, words: list[str], pseudo: list[str]) -> float:
+        return self._tfidf.score([*words, *map(" ".join, pairwise(words)), *pseudo])[0]
 
     def _with_embedding(self, partial: _Partial, emb: float, similarity: float) -> Classification:
         # Trust the neighbours in proportion to how close they are: a request

@@ -26,6 +26,9 @@ from proxy.classifier.rules import RuleResult
 
 _TOKEN = re.compile(r"[^\W\d_]+|\d+|[?=+*/^<>{}()\[\];:$\\`#%|&~-]")
 _KEEP_PUNCT = frozenset("?=+*/^<>{}()[];:$\\`#%|&~-")
+# The same tokens for ASCII text, where `[^\W\d_]` is `[a-zA-Z]` and `\d` is `[0-9]` (faster to scan).
+_ASCII_TOKEN = re.compile(r"[a-zA-Z]+|[0-9]+|[?=+*/^<>{}()\[\];:$\\`#%|&~-]")
+_ASCII_DIGIT = re.compile(r"[0-9]")
 
 
 def bounded_text(text: str, max_chars: int) -> str:
@@ -44,12 +47,34 @@ def normalize(text: str) -> str:
 
 def word_tokens(text: str) -> list[str]:
     # Numbers collapse to two placeholders; every other token (words, kept punctuation) stays as is.
-    return [("<num>" if len(tok) < 4 else "<num4>") if tok[0].isdigit() else tok for tok in _TOKEN.findall(text)]
+    if text.isascii():
+        tokens = _ASCII_TOKEN.findall(text)
+        if _ASCII_DIGIT.search(text) is None:
+            return tokens  # no token can start with a digit: nothing to collapse
+    else:
+        tokens = _TOKEN.findall(text)
+    return [("<num>" if len(tok) < 4 else "<num4>") if tok[0].isdigit() else tok for tok in tokens]
+
+
+def _length_bucket(words: int) -> str:
+    # log2 buckets, merged at both ends so one extra word rarely flips a bucket.
+    return f"§len{min(7, max(1, int(math.log2(words + 1))))}"
+
+
+_BUCKETS = tuple(_length_bucket(n) for n in range(256))
 
 
 def length_bucket(words: int) -> str:
-    # log2 buckets, merged at both ends so one extra word rarely flips a bucket.
-    return f"§len{min(7, max(1, int(math.log2(words + 1))))}"
+    return _BUCKETS[words] if 0 <= words < 256 else _length_bucket(words)
+
+
+def pseudo_tokens(rules: RuleResult, view: RequestView | None = None) -> list[str]:
+    """The `§` tokens of a request: rule markers, length bucket, system prompt."""
+    tokens = ["§" + name for name in rules.markers]
+    tokens.append(length_bucket(rules.words))
+    if view is not None and view.system:
+        tokens.append("§system")
+    return tokens
 
 
 def analyze(text: str, rules: RuleResult, view: RequestView | None = None) -> list[str]:
@@ -57,8 +82,5 @@ def analyze(text: str, rules: RuleResult, view: RequestView | None = None) -> li
     words = word_tokens(normalize(text))
     tokens = list(words)
     tokens.extend(map(" ".join, pairwise(words)))
-    tokens.extend("§" + name for name in rules.markers)
-    tokens.append(length_bucket(rules.words))
-    if view is not None and view.system:
-        tokens.append("§system")
+    tokens.extend(pseudo_tokens(rules, view))
     return tokens

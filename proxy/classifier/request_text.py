@@ -9,13 +9,11 @@ conversation of small talk is not a hard request).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class RequestView:
-    """What the stages look at."""
+class RequestView(NamedTuple):
+    """What the stages look at (a named tuple: one is built per request, at a third of a dataclass's cost)."""
 
     text: str
     """The last user turn (or the whole text for a bare string)."""
@@ -58,9 +56,25 @@ def view_of_text(text: str) -> RequestView:
     return RequestView(text=text)
 
 
+def _request_signals(request: dict[str, Any]) -> tuple[int, bool]:
+    tools = request.get("tools") or request.get("functions") or []
+    fmt = request.get("response_format")
+    json_mode = isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema")
+    return (len(tools) if isinstance(tools, list) else 0), json_mode
+
+
 def view_of_request(request: dict[str, Any]) -> RequestView:
     """Build the view of a chat-completions request body (tolerant of odd shapes)."""
     messages = request.get("messages")
+    if type(messages) is list and len(messages) == 1:
+        # The common shape, one user message with string content: the general
+        # path below gives the same view, at several times the cost.
+        message = messages[0]
+        if type(message) is dict and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                tools, json_mode = _request_signals(request)
+                return RequestView(content, "", "", 1, tools, json_mode, False)
     if not isinstance(messages, list):
         prompt = request.get("prompt") or request.get("input") or ""
         return RequestView(text=prompt if isinstance(prompt, str) else str(prompt))
@@ -86,15 +100,13 @@ def view_of_request(request: dict[str, Any]) -> RequestView:
     else:
         text = convo[-1][1] if convo else ""
         earlier = [t for _, t in convo[:-1]]
-    tools = request.get("tools") or request.get("functions") or []
-    fmt = request.get("response_format")
-    json_mode = isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema")
+    tools, json_mode = _request_signals(request)
     return RequestView(
         text=text,
         system="\n".join(system),
         context="\n".join(earlier),
         turns=max(1, sum(1 for role, _ in convo if role == "user")),
-        tools=len(tools) if isinstance(tools, list) else 0,
+        tools=tools,
         json_mode=json_mode,
         has_image=media,
     )

@@ -16,7 +16,8 @@ route up").
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from itertools import compress, count
+from typing import NamedTuple
 
 from proxy.classifier.lexicon import (
     ACCOUNT_FAQ,
@@ -61,6 +62,139 @@ def word_set(lower: str) -> tuple[frozenset[str], list[str]]:
     return frozenset(found), words
 
 
+# -- the request path's keyword lookup -----------------------------------------
+#
+# `word_set` builds every candidate phrase; the request path only needs to
+# know which keyword *groups* the text hits. So each keyword (word or phrase)
+# maps to a bit mask of the groups it belongs to, and a request costs one
+# set intersection of its words with the keywords, plus a lookup of only the
+# phrase lengths that exist for the few words that start a phrase. The result
+# equals testing `word_set(...)` against every group (tests/classifier check
+# this on the bundled traffic and on generated texts).
+
+_GROUPS: tuple[str, ...] = (*KEYWORDS, "@weather_time", "@account_faq", "@first", "@then")
+_BIT: dict[str, int] = {name: 1 << i for i, name in enumerate(_GROUPS)}
+
+
+def _keyword_bits() -> dict[str, int]:
+    bits: dict[str, int] = {}
+    members = [(name, words) for name, (words, _) in KEYWORDS.items()]
+    members += [("@weather_time", WEATHER_TIME), ("@account_faq", ACCOUNT_FAQ),
+                ("@first", frozenset({"first"})), ("@then", frozenset({"then"}))]
+    for name, words in members:
+        for word in words:
+            bits[word] = bits.get(word, 0) | _BIT[name]
+    return bits
+
+
+_KEY_BITS = _keyword_bits()
+_KEYS = frozenset(_KEY_BITS)
+# First word of a keyword phrase -> the phrase lengths (in words) starting with it.
+_PHRASE_LENGTHS: dict[str, tuple[int, ...]] = {}
+for _key in sorted(_KEYS):
+    _n = _key.count(" ") + 1
+    if 2 <= _n <= _MAX_PHRASE:
+        _first = _key.split(" ", 1)[0]
+        _PHRASE_LENGTHS[_first] = tuple(sorted({*_PHRASE_LENGTHS.get(_first, ()), _n}))
+_PHRASE_STARTS = frozenset(_PHRASE_LENGTHS)
+_WEATHER_BIT, _ACCOUNT_BIT = _BIT["@weather_time"], _BIT["@account_faq"]
+_FIRST_THEN = _BIT["@first"] | _BIT["@then"]
+_KEYWORD_GROUPS: tuple[tuple[str, int, int], ...] = tuple(
+    (name, _BIT[name], weight) for name, (_, weight) in KEYWORDS.items())
+
+
+def keyword_mask(lower: str) -> tuple[int, list[str]]:
+    """Bit mask (see `_GROUPS`) of the keyword groups `lower` hits, and its words."""
+    words = _WORD.findall(lower)
+    bits = _KEY_BITS
+    mask = 0
+    for hit in _KEYS.intersection(words):
+        mask |= bits[hit]
+    if "-" in lower:
+        for word in words:
+            if "-" in word:
+                for hit in _KEYS.intersection(word.split("-")):
+                    mask |= bits[hit]
+    # Positions of the words that start a phrase, found without a Python-level loop over all words.
+    for i in compress(count(), map(_PHRASE_STARTS.__contains__, words)):
+        for n in _PHRASE_LENGTHS[words[i]]:
+            mask |= bits.get(" ".join(words[i : i + n]), 0)
+    return mask, words
+
+
+# The structural patterns as the request path tests them. Python's regex
+# engine tries a pattern at every position unless it starts with a literal
+# (or a small set of characters), so each test below either checks cheaply
+# for the characters the pattern needs, or uses an equivalent pattern that
+# starts with a literal: `^` in multi-line mode becomes "at 0 or after a
+# `\n`", and `\b` before a word character becomes `(?<!\w)`. Each test
+# equals `bool(PATTERNS[name][0].search(lower))` (checked by
+# tests/classifier/test_rules_fast.py); `newlines` is `lower.count("\n")`.
+_MATH_NUMERIC = re.compile(r"\d *[-+*/^×÷=] *\(?\d")
+_MATH_POWER = re.compile(r"[a-z] *\^ *\d")
+_MATH_COMPARE = re.compile(r"(?<!\w)[xyz] *[=<>]")
+_HARD_CODE = re.compile(r"(?<!\w)o\([^)\n]{1,12}\)|design (?:a|an|the) \w+ system")
+_CODE_LEADS = ("def ", "class ", "import ", "#include ", "public ", "fn ")
+_CODE_LEAD_AFTER_NEWLINE = re.compile(r"\n(?:def|class|import|#include|public|fn) ")
+_INDENTED_CODE = r"(?: {4,}|\t)\S[^\n]*[;{}()](?=\n|\Z)"
+_CODE_INDENT_FIRST = re.compile(_INDENTED_CODE)
+_CODE_INDENT_AFTER_NEWLINE = re.compile("\n" + _INDENTED_CODE)
+# Three consecutive list lines; only the last may lack its line break.
+_ITEM = r"[ \t]*(?:\d+[.)]|[-*•])[ \t]+\S"
+_LIST = _ITEM + r"[^\n]*\n" + _ITEM + r"[^\n]*\n" + _ITEM
+_LIST_FIRST = re.compile(_LIST)
+_LIST_AFTER_NEWLINE = re.compile("\n" + _LIST)
+
+
+def _latex(lower: str, newlines: int) -> bool:
+    return ("\\" in lower or "$" in lower or "^{" in lower) and PATTERNS["latex"][0].search(lower) is not None
+
+
+def _math(lower: str, newlines: int) -> bool:
+    if _MATH_NUMERIC.search(lower) is not None:
+        return True
+    if ("=" in lower or "<" in lower or ">" in lower) and _MATH_COMPARE.search(lower) is not None:
+        return True
+    return "^" in lower and _MATH_POWER.search(lower) is not None
+
+
+def _code_block(lower: str, newlines: int) -> bool:
+    if "```" in lower or lower.startswith(_CODE_LEADS):
+        return True
+    if newlines and _CODE_LEAD_AFTER_NEWLINE.search(lower) is not None:
+        return True
+    if lower.startswith((" " * 4, "\t")) and _CODE_INDENT_FIRST.match(lower) is not None:
+        return True
+    return newlines > 0 and _CODE_INDENT_AFTER_NEWLINE.search(lower) is not None
+
+
+def _hard_code(lower: str, newlines: int) -> bool:
+    return ("o(" in lower or "design " in lower) and _HARD_CODE.search(lower) is not None
+
+
+def _constraints(lower: str, newlines: int) -> bool:
+    return ("exactly " in lower or " words" in lower) and PATTERNS["constraints"][0].search(lower) is not None
+
+
+def _multi_step(lower: str, newlines: int) -> bool:
+    # Every list line after the first starts after a "\n", so three need two.
+    if newlines < 2:
+        return False
+    return _LIST_FIRST.match(lower) is not None or _LIST_AFTER_NEWLINE.search(lower) is not None
+
+
+_PATTERN_TESTS = {"latex": _latex, "math": _math, "code_block": _code_block, "hard_code": _hard_code,
+                  "constraints": _constraints, "multi_step": _multi_step}
+assert tuple(_PATTERN_TESTS) == tuple(PATTERNS)
+_PATTERN_CHECKS: tuple[tuple[str, int, object], ...] = tuple(
+    (name, weight, _PATTERN_TESTS[name]) for name, (_, weight) in PATTERNS.items())
+
+
+def pattern_matches(name: str, lower: str) -> bool:
+    """`PATTERNS[name]` found in `lower`, through the prefiltered test the request path uses."""
+    return _PATTERN_TESTS[name](lower, lower.count("\n"))
+
+
 _GREETING = re.compile(
     r"^\W*(hi|hello|hey|hiya|good (morning|afternoon|evening|night)|thanks?( you)?( so much)?|"
     r"thx|ty|bye|goodbye|see you|ok(ay)?|cool|great|nice|yes|no|yep|nope|sure|"
@@ -69,15 +203,16 @@ _GREETING = re.compile(
 _COMMAND_LEAD = frozenset({"please", "can", "could", "hey"})
 
 
-def _simple_intent(lower: str, found: frozenset[str], words: list[str]) -> str | None:
+def _simple_intent(lower: str, mask: int, words: list[str]) -> str | None:
+    """`mask` is the keyword mask of `lower` (see `keyword_mask`)."""
     if _GREETING.match(lower):
         return "greeting"
     head = [w for w in words[:4] if w not in _COMMAND_LEAD and w != "you"]
     if head and (head[0] in ASSISTANT_VERBS or " ".join(head[:2]) in ASSISTANT_VERBS):
         return "assistant_command"
-    if not found.isdisjoint(WEATHER_TIME):
+    if mask & _WEATHER_BIT:
         return "weather_time"
-    if not found.isdisjoint(ACCOUNT_FAQ):
+    if mask & _ACCOUNT_BIT:
         return "account_faq"
     return None
 
@@ -85,6 +220,7 @@ def _simple_intent(lower: str, found: frozenset[str], words: list[str]) -> str |
 SIMPLE_MAX_WORDS = 16
 CONTEXT_CHARS = 2000
 HARD_CONTEXT = ("proof", "hard_code", "code_task", "math", "expert")
+_HARD_CONTEXT_BITS = sum(_BIT[name] for name in HARD_CONTEXT)
 
 # Markers strong enough to set a floor on their own. Weak markers (a word
 # like "code" or "must") only become TF-IDF pseudo-tokens: on their own they
@@ -101,8 +237,8 @@ STANDARD_FLOOR = frozenset({
 })
 
 
-@dataclass(frozen=True, slots=True)
-class RuleResult:
+class RuleResult(NamedTuple):
+    # A named tuple rather than a frozen dataclass: one is built per request, at a third of the cost.
     markers: tuple[str, ...]
     """Names of the hard-work markers that fired (plus context markers)."""
     points: int
@@ -130,12 +266,10 @@ def _context_markers(view: RequestView) -> list[tuple[str, int]]:
         found.append(("code_in_context", 1))
     if len(view.system) > 1500:
         found.append(("long_system", 1))
-    if view.context:
-        # A short follow-up ("and for n = 3?") inherits the difficulty of the
-        # conversation it continues. Only the recent tail is scanned.
-        context_words, _ = word_set(view.context[-CONTEXT_CHARS:].lower())
-        if any(not context_words.isdisjoint(KEYWORDS[name][0]) for name in HARD_CONTEXT):
-            found.append(("hard_context", 1))
+    # A short follow-up ("and for n = 3?") inherits the difficulty of the
+    # conversation it continues. Only the recent tail is scanned.
+    if view.context and keyword_mask(view.context[-CONTEXT_CHARS:].lower())[0] & _HARD_CONTEXT_BITS:
+        found.append(("hard_context", 1))
     return found
 
 
@@ -147,18 +281,24 @@ _INTENT_OF_MARKER = {
 }
 
 
-def apply_rules(view: RequestView, text: str) -> RuleResult:
-    """Score markers on `text` (the view's bounded main text) and the view's context."""
-    lower = text.lower()
-    found_words, words = word_set(lower)
+def apply_rules(view: RequestView, text: str, lower: str | None = None) -> RuleResult:
+    """Score markers on `text` (the view's bounded main text) and the view's context.
+
+    `lower` is `text.lower()` when the caller already has it.
+    """
+    if lower is None:
+        lower = text.lower()
+    mask, words = keyword_mask(lower)
+    newlines = lower.count("\n")  # lower-casing never adds or removes a line break
     weights: dict[str, int] = {}
-    for name, (keywords, weight) in KEYWORDS.items():
-        if not found_words.isdisjoint(keywords):
+    if mask:
+        for name, bit, weight in _KEYWORD_GROUPS:
+            if mask & bit:
+                weights[name] = weight
+    for name, weight, test in _PATTERN_CHECKS:
+        if name not in weights and test(lower, newlines):
             weights[name] = weight
-    for name, (pattern, weight) in PATTERNS.items():
-        if name not in weights and pattern.search(lower):
-            weights[name] = weight
-    if "multi_step" not in weights and "first" in found_words and "then" in found_words:
+    if "multi_step" not in weights and mask & _FIRST_THEN == _FIRST_THEN:
         weights["multi_step"] = 1
     found = list(weights.items())
     n_words = len(text.split())
@@ -166,24 +306,32 @@ def apply_rules(view: RequestView, text: str) -> RuleResult:
         found.append(("very_long", 2))
     elif n_words > 150:
         found.append(("long", 1))
-    if text.count("\n") >= 8:
+    if newlines >= 8:
         found.append(("many_lines", 1))
-    found.extend(_context_markers(view))
-    points = min(4, sum(weight for _, weight in found))
-    names = tuple(name for name, _ in found)
+    if view.tools or view.json_mode or view.has_image or view.turns >= 4 or view.context or view.system:
+        found.extend(_context_markers(view))
+    points = 0
+    for _, weight in found:
+        points += weight
+    points = min(4, points)
+    names = tuple([name for name, _ in found])
     intent = None
     simple = False
     if n_words <= SIMPLE_MAX_WORDS:
-        intent = _simple_intent(lower, found_words, words)
+        intent = _simple_intent(lower, mask, words)
         # A marker (even a weak one) vetoes the simple verdict, except for the
         # bare greeting pattern, which is anchored end to end.
         simple = intent is not None and (points == 0 or intent == "greeting")
     if intent is None and found:
-        heaviest = max(found, key=lambda item: item[1])[0]
+        heaviest = max(found, key=_weight_of)[0]
         intent = _INTENT_OF_MARKER.get(heaviest)
     floor = None
-    if points >= 3 or COMPLEX_FLOOR.intersection(names):
+    if points >= 3 or not COMPLEX_FLOOR.isdisjoint(names):
         floor = "complex"
-    elif points >= 2 or STANDARD_FLOOR.intersection(names):
+    elif points >= 2 or not STANDARD_FLOOR.isdisjoint(names):
         floor = "standard"
     return RuleResult(names, points, intent, simple and floor is None, n_words, floor)
+
+
+def _weight_of(item: tuple[str, int]) -> int:
+    return item[1]
