@@ -231,7 +231,7 @@ class Pipeline:
 
         chain = [first, *(m for m in flow.fallbacks if m != first)]
         dispatched = await self.sidecar.dispatcher.dispatch(
-            chain=chain, default_upstream=flow.upstream.name, clients=dict(flow.runtime.upstreams),
+            chain=chain, default_upstream=flow.upstream.name, clients=flow.runtime.upstreams,
             method=flow.request.method, raw_path=flow.path, headers=flow.headers, body_for=body_for,
             payload=payload, stream=record.stream,
         )

@@ -12,7 +12,7 @@ import asyncio
 import fnmatch
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,10 +98,12 @@ class Dispatcher:
         self._rnd = random.Random(os.urandom(8))
         self.on_breaker_change = on_breaker_change
         self.config: ProxyConfig | None = None
+        self._targets: dict[tuple[str, str], str] = {}
 
     def configure(self, config: ProxyConfig) -> None:
         """Apply a (re)loaded config; breaker and bucket state survives for unchanged settings."""
         self.config = config
+        self._targets = {}
         b = config.resilience.breaker
         for breaker in self._breakers.values():
             breaker.failures, breaker.window_s, breaker.cooldown_s = b.failures, b.window_s, b.cooldown_s
@@ -134,18 +136,22 @@ class Dispatcher:
 
     def target(self, model: str, default: str) -> str:
         """The upstream that serves `model`: one that lists it, else the route's own upstream."""
+        key = (model, default)
+        found = self._targets.get(key)
+        if found is not None:
+            return found
         assert self.config is not None
-        for name, upstream in self.config.upstreams.items():
-            if serves(upstream, model):
-                return name
-        return default
+        found = next((name for name, upstream in self.config.upstreams.items() if serves(upstream, model)), default)
+        if len(self._targets) < 4096:  # apps use a handful of models; a flood of made-up names is not cached
+            self._targets[key] = found
+        return found
 
     async def dispatch(
         self,
         *,
         chain: list[str],
         default_upstream: str,
-        clients: dict[str, UpstreamClient],
+        clients: Mapping[str, UpstreamClient],
         method: str,
         raw_path: str,
         headers: CIMultiDict[str],
@@ -160,7 +166,7 @@ class Dispatcher:
         tried: list[tuple[str, str]] = []
         last_error: UpstreamError | None = None
         rate_wait: float | None = None
-        tokens = estimate_tokens(payload)
+        tokens = estimate_tokens(payload) if self._limits else 0
         for model in chain:
             name = self.target(model, default_upstream)
             upstream = self.config.upstreams[name]
