@@ -34,6 +34,8 @@ import structlog
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from proxy.http.flow import BodyBuffer, WriteFlow
+
 log = structlog.get_logger("llm_router")
 
 # Request heads past these are refused (431): a request line or header that long is an attack or a bug.
@@ -66,8 +68,7 @@ class Request:
     """One request from the app: head now, body through `content` (or `read()`)."""
 
     __slots__ = ("method", "raw_path", "path", "query_string", "version", "headers", "protocol", "keep_alive",
-                 "content_length", "chunked", "_chunks", "_buffered", "_complete", "_waiter", "_exc", "_url",
-                 "_continue", "__weakref__")
+                 "content_length", "chunked", "_body", "_url", "_continue", "__weakref__")
 
     def __init__(self, protocol: Connection, method: str, target: str, version: str,
                  headers: CIMultiDict[str], keep_alive: bool):
@@ -87,11 +88,7 @@ class Request:
         length = headers.get("Content-Length")
         self.content_length: int | None = int(length) if length is not None and length.isdigit() else None
         self.chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
-        self._chunks: collections.deque[bytes] = collections.deque()
-        self._buffered = 0
-        self._complete = False
-        self._waiter: asyncio.Future[None] | None = None
-        self._exc: BaseException | None = None
+        self._body = BodyBuffer(_BODY_HIGH_WATER, protocol.pause_body, protocol.resume_body)
         self._continue = headers.get("Expect", "").lower() == "100-continue"
 
     # -- what the pipeline reads ------------------------------------------------------------
@@ -132,46 +129,23 @@ class Request:
         if self._continue:
             self._continue = False
             self.protocol.send_continue()
-        while True:
-            if self._chunks:
-                data = self._chunks.popleft()
-                self._buffered -= len(data)
-                if self._buffered < _BODY_HIGH_WATER // 2:
-                    self.protocol.resume_body()
-                yield data
-                continue
-            if self._exc is not None:
-                raise self._exc
-            if self._complete:
-                return
-            self._waiter = asyncio.get_running_loop().create_future()
-            await self._waiter
+        while chunk := await self._body.next():
+            yield chunk
 
     # -- fed by the connection --------------------------------------------------------------
 
+    @property
+    def _complete(self) -> bool:
+        return self._body.done
+
     def _feed(self, data: bytes) -> None:
-        self._chunks.append(data)
-        self._buffered += len(data)
-        if self._buffered > _BODY_HIGH_WATER:
-            self.protocol.pause_body()
-        self._wake()
+        self._body.feed(data)
 
     def _finish(self) -> None:
-        self._complete = True
-        self._wake()
+        self._body.finish()
 
     def _fail(self, exc: BaseException) -> None:
-        if not self._complete:
-            self._exc = exc
-            self._complete = True
-            self._wake()
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self._body.fail(exc)
 
 
 class Response:
@@ -226,6 +200,7 @@ class StreamResponse:
             else:
                 keep_alive = False  # HTTP/1.0: the body ends where the connection does
         conn.response_keep_alive = keep_alive
+        conn.head_sent = True
         conn.write_raw(conn.head(request, self.status, self.reason, self.headers, length, self._chunked, keep_alive))
         return self
 
@@ -260,11 +235,11 @@ class StreamResponse:
 Handler = Callable[[Request], Awaitable[Response | StreamResponse]]
 
 
-class Connection(asyncio.Protocol):
+class Connection(WriteFlow):
     """One client connection: parse, run handlers in order, write their answers."""
 
     __slots__ = ("server", "loop", "transport", "parser", "closed", "request", "queue", "task", "head_bytes",
-                 "writing_paused", "response_keep_alive", "last_active", "_url", "_headers", "_drain_waiter",
+                 "writing_paused", "response_keep_alive", "head_sent", "last_active", "_url", "_headers", "_drain_waiter",
                  "_body_paused", "_upgraded", "ssl_context")
 
     def __init__(self, server: InboundServer):
@@ -279,6 +254,7 @@ class Connection(asyncio.Protocol):
         self.head_bytes = 0
         self.writing_paused = False
         self.response_keep_alive = True
+        self.head_sent = False
         self.last_active = time.monotonic()
         self._url: list[bytes] = []
         self._headers: list[tuple[bytes, bytes]] = []
@@ -335,20 +311,7 @@ class Connection(asyncio.Protocol):
         self.queue.clear()
         if self.task is not None and not self.task.done():
             self.task.cancel()  # the app went away: stop working (and calling the upstream) for it
-        waiter = self._drain_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(ConnectionResetError("the client closed the connection"))
-
-    def pause_writing(self) -> None:
-        self.writing_paused = True
-
-    def resume_writing(self) -> None:
-        self.writing_paused = False
-        waiter = self._drain_waiter
-        if waiter is not None:
-            self._drain_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self.fail_drain(ConnectionResetError("the client closed the connection"))
 
     # -- httptools callbacks --------------------------------------------------------------------
 
@@ -402,6 +365,7 @@ class Connection(asyncio.Protocol):
     async def _run(self, request: Request) -> None:
         server = self.server
         server.inflight += 1
+        self.head_sent = False
         try:
             try:
                 response = await server.handler(request)
@@ -409,6 +373,9 @@ class Connection(asyncio.Protocol):
                 raise
             except Exception as exc:
                 log.error("request handler failed", error=repr(exc)[:300], path=request.path, exc_info=exc)
+                if self.head_sent:
+                    self._close()  # a head is out already: a cut-short answer must look cut short
+                    return
                 response = Response(status=500, body=_error_body(
                     f"llm-router failed to handle the request: {type(exc).__name__}", "internal_error", "proxy_error"),
                     headers={"Content-Type": "application/json", "x-llm-router-error": "internal_error"})
@@ -491,11 +458,6 @@ class Connection(asyncio.Protocol):
         if self.closed or self.transport is None:
             raise ConnectionResetError("the client closed the connection")
         self.transport.write(data)
-
-    async def drain(self) -> None:
-        if self.writing_paused and not self.closed:
-            self._drain_waiter = self.loop.create_future()
-            await self._drain_waiter
 
     def send_continue(self) -> None:
         if not self.closed and self.transport is not None:

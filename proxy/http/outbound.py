@@ -30,9 +30,10 @@ from urllib.parse import urlsplit
 import httptools
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from proxy.http.flow import BodyBuffer, WriteFlow
+
 # A response body buffered past this (the app reads slower than the upstream sends) pauses the socket.
 _HIGH_WATER = 1 << 19
-_LOW_WATER = 1 << 17
 _BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "CONNECT", "DELETE"})
 
 
@@ -72,8 +73,8 @@ def _encode_head(text: str) -> bytes:
 class Response:
     """The upstream's answer: status and headers now, the body as it arrives."""
 
-    __slots__ = ("status", "reason", "headers", "content_length", "content_type", "_conn", "_chunks",
-                 "_buffered", "_done", "_waiter", "_exc", "_released", "_deadline")
+    __slots__ = ("status", "reason", "headers", "content_length", "content_type", "_conn", "_body",
+                 "_released", "_deadline")
 
     def __init__(self, conn: _Connection, status: int, reason: str, headers: CIMultiDict[str]):
         self.status = status
@@ -84,11 +85,7 @@ class Response:
         ctype = headers.get("Content-Type")
         self.content_type = ctype.partition(";")[0].strip().lower() if ctype else "application/octet-stream"
         self._conn: _Connection | None = conn
-        self._chunks: collections.deque[bytes] = collections.deque()
-        self._buffered = 0
-        self._done = False
-        self._waiter: asyncio.Future[None] | None = None
-        self._exc: BaseException | None = None
+        self._body = BodyBuffer(_HIGH_WATER, conn.pause, conn.resume)
         self._released = False
         self._deadline: asyncio.TimerHandle | None = None
 
@@ -99,56 +96,31 @@ class Response:
 
     # -- fed by the connection ----------------------------------------------------------
 
+    @property
+    def _done(self) -> bool:
+        return self._body.done
+
     def _feed(self, data: bytes) -> None:
-        self._chunks.append(data)
-        self._buffered += len(data)
-        if self._buffered > _HIGH_WATER and self._conn is not None:
-            self._conn.pause()
-        self._wake()
+        self._body.feed(data)
 
     def _finish(self) -> None:
-        self._done = True
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-        self._wake()
+        self._body.finish()
+        self._cancel_deadline()
 
     def _fail(self, exc: BaseException) -> None:
-        if self._done:
-            return
-        self._exc = exc
-        self._done = True
+        if self._body.fail(exc):
+            self._cancel_deadline()
+
+    def _cancel_deadline(self) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
-        self._wake()
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
 
     # -- read by the relay --------------------------------------------------------------
 
     async def readany(self) -> bytes:
         """All of the body that arrived since the last read (at least a byte), or b"" at its end."""
-        while True:
-            if self._chunks:
-                chunks = self._chunks
-                data = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
-                chunks.clear()
-                self._buffered = 0
-                if self._buffered < _LOW_WATER and self._conn is not None:
-                    self._conn.resume()
-                return data
-            if self._exc is not None:
-                raise self._exc
-            if self._done:
-                return b""
-            self._waiter = asyncio.get_running_loop().create_future()
-            await self._waiter
+        return await self._body.next()
 
     async def read(self) -> bytes:
         """The whole (rest of the) body."""
@@ -163,11 +135,9 @@ class Response:
             return
         self._released = True
         conn, self._conn = self._conn, None
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        self._cancel_deadline()
         if conn is not None:
-            if self._done and self._exc is None and conn.message_complete:
+            if self._body.done and self._body.exc is None and conn.message_complete:
                 conn.response_released()
             else:
                 conn.abort()
@@ -176,21 +146,19 @@ class Response:
         """Drop the connection now (stops an upstream generation that is still running)."""
         self._released = True
         conn, self._conn = self._conn, None
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-        if not self._done:
+        self._cancel_deadline()
+        if not self._body.done:
             self._fail(PayloadError("response closed before its end"))
         if conn is not None:
             conn.abort()
 
 
-class _Connection(asyncio.Protocol):
+class _Connection(WriteFlow):
     """One keep-alive connection to an upstream; one exchange at a time."""
 
     __slots__ = ("client", "transport", "parser", "response", "message_complete", "reusable", "closed",
                  "idle_since", "_head_waiter", "_headers", "_reason", "_skip", "_head_only", "_eof_body",
-                 "_paused", "_write_waiter", "_writing_paused", "_lost")
+                 "_paused", "_drain_waiter", "writing_paused", "_lost")
 
     def __init__(self, client: HttpClient):
         self.client = client
@@ -208,8 +176,8 @@ class _Connection(asyncio.Protocol):
         self._head_only = False
         self._eof_body = False
         self._paused = False
-        self._write_waiter: asyncio.Future[None] | None = None
-        self._writing_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self.writing_paused = False
         self._lost: BaseException | None = None
 
     # -- asyncio.Protocol -----------------------------------------------------------------
@@ -241,19 +209,7 @@ class _Connection(asyncio.Protocol):
             else:
                 resp._fail(self._lost or PayloadError(
                     "upstream closed the connection in the middle of its response" + (f": {exc}" if exc else "")))
-        if self._write_waiter is not None and not self._write_waiter.done():
-            self._write_waiter.set_exception(ConnectionResetError("upstream connection lost"))
-
-    def pause_writing(self) -> None:
-        self._writing_paused = True
-
-    def resume_writing(self) -> None:
-        self._writing_paused = False
-        waiter = self._write_waiter
-        if waiter is not None:
-            self._write_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self.fail_drain(ConnectionResetError("upstream connection lost"))
 
     # -- httptools callbacks --------------------------------------------------------------
 
@@ -341,11 +297,6 @@ class _Connection(asyncio.Protocol):
             self.client._put_back(self)
         else:
             self.abort()
-
-    async def drain(self) -> None:
-        if self._writing_paused and not self.closed:
-            self._write_waiter = asyncio.get_running_loop().create_future()
-            await self._write_waiter
 
 
 class HttpClient:

@@ -324,3 +324,50 @@ async def test_client_names_garbage_and_refused_connections(raw_server, unused_t
     with pytest.raises(ConnectError, match="cannot connect to 127.0.0.1"):
         await refused.request("GET", "/x", [], None, first_byte_s=5)
     await refused.close()
+
+
+# -- the listener when its handler fails ----------------------------------------------------------
+
+
+@pytest.fixture
+async def serve_handler() -> AsyncIterator[Callable[..., Awaitable[str]]]:
+    from proxy.http.inbound import InboundServer
+
+    servers: list[tuple[asyncio.Server, InboundServer]] = []
+
+    async def start(handler) -> str:  # type: ignore[no-untyped-def]
+        inbound = InboundServer(handler)
+        server = await asyncio.get_running_loop().create_server(inbound, "127.0.0.1", 0)
+        servers.append((server, inbound))
+        return f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+    yield start
+    for server, inbound in servers:
+        server.close()
+        await inbound.shutdown(1)
+
+
+async def test_a_failing_handler_gets_an_openai_shaped_500(serve_handler):
+    async def handler(request):  # type: ignore[no-untyped-def]
+        raise ValueError("bug")
+
+    url = await serve_handler(handler)
+    status, headers, body = _responses(await _exchange(url, b"GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))[0]
+    assert status.startswith(b"HTTP/1.1 500") and headers[b"x-llm-router-error"] == b"internal_error"
+    assert orjson.loads(body)["error"]["code"] == "internal_error"
+
+
+async def test_a_handler_failing_mid_stream_leaves_the_stream_visibly_cut(serve_handler):
+    from proxy.http.inbound import StreamResponse
+
+    async def handler(request):  # type: ignore[no-untyped-def]
+        out = StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await out.prepare(request)
+        await out.write(b"data: one\n\n")
+        raise ValueError("bug after the head")
+
+    url = await serve_handler(handler)
+    raw = await _exchange(url, b"GET /v1/x HTTP/1.1\r\nHost: x\r\n\r\n")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"transfer-encoding: chunked" in head.lower()
+    assert body == b"b\r\ndata: one\n\n\r\n"  # no terminating chunk, no second head: the client sees a cut stream
