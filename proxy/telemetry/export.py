@@ -189,6 +189,11 @@ class SdkSpanSink:
         )
 
 
+def _breathe() -> None:
+    # Sleeping releases the GIL long enough for the event loop to take it and serve what arrived.
+    time.sleep(0.0002)
+
+
 class ExportWorker:
     """Owns the queue, the thread, and the sender; `flush()` may also be called from any thread."""
 
@@ -259,7 +264,8 @@ class ExportWorker:
             if self._span_sink is not None:
                 self._span_sink.export(batch, self._capture_content)
             if self._sender is not None:
-                self._sender.send("traces", self._encoder.request(batch))
+                on_thread = threading.current_thread() is self._thread
+                self._sender.send("traces", self._encoder.request(batch, _breathe if on_thread else None))
             self.exported["traces"] += len(batch)
         except Exception as exc:  # noqa: BLE001 - any exporter failure is counted and dropped, never raised into the proxy
             self.failures["traces"] += 1
