@@ -51,7 +51,7 @@ class BodyBuffer:
     instead of filling memory.
     """
 
-    __slots__ = ("_chunks", "_buffered", "done", "exc", "_waiter", "_high", "_pause", "_resume", "_paused")
+    __slots__ = ("_buffered", "_chunks", "_high", "_pause", "_paused", "_resume", "_waiter", "done", "exc")
 
     def __init__(self, high: int, pause: Callable[[], None], resume: Callable[[], None]):
         self._chunks: collections.deque[bytes] = collections.deque()

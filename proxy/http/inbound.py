@@ -12,224 +12,41 @@ that goes away cancels its handler, which closes the upstream call.
     ...
     await server.shutdown(timeout=drain_s)           # finish in-flight requests, then close
 
-The API mirrors the subset of aiohttp's `web` the sidecar used (`Response`,
-`StreamResponse.prepare/write/write_eof`, `request.headers/content/transport`),
-without what a relay never needs and pays for on every request.
+The request and answer types live in `proxy.http.messages` and are re-exported
+here: the subset of aiohttp's `web` the sidecar used, without what a relay
+never needs and pays for on every request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import http
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import unquote
 
 import httptools
-import orjson
 import structlog
-from multidict import CIMultiDict, CIMultiDictProxy
-from yarl import URL
+from multidict import CIMultiDict
 
-from proxy.http.flow import BodyBuffer, WriteFlow
+from proxy.http.flow import WriteFlow
+from proxy.http.messages import (
+    NO_BODY_STATUS,
+    Request,
+    Response,
+    StreamResponse,
+    encode_head,
+    error_body,
+    reason_phrase,
+)
 
 log = structlog.get_logger("llm_router")
 
 # Request heads past these are refused (431): a request line or header that long is an attack or a bug.
 MAX_FIELD_BYTES = 1 << 16
 MAX_HEAD_BYTES = 1 << 18
-# An unread request body buffered past this pauses the socket until the handler reads.
-_BODY_HIGH_WATER = 1 << 20
 _KEEPALIVE_S = 75.0
-
-_REASONS = {s.value: s.phrase for s in http.HTTPStatus}
-_NO_BODY_STATUS = frozenset({204, 304})
-
-
-def _reason(status: int, reason: str | None) -> str:
-    return reason if reason else _REASONS.get(status, "Unknown")
-
-
-def _encode(text: str) -> bytes:
-    try:
-        return text.encode("latin-1")
-    except UnicodeEncodeError:
-        return text.encode("utf-8")
-
-
-def _error_body(message: str, code: str, type_: str = "invalid_request_error") -> bytes:
-    return orjson.dumps({"error": {"message": message, "type": type_, "code": code, "param": None}})
-
-
-class Request:
-    """One request from the app: head now, body through `content` (or `read()`)."""
-
-    __slots__ = ("method", "raw_path", "path", "query_string", "version", "headers", "protocol", "keep_alive",
-                 "content_length", "chunked", "_body", "_url", "_continue", "__weakref__")
-
-    def __init__(self, protocol: Connection, method: str, target: str, version: str,
-                 headers: CIMultiDict[str], keep_alive: bool):
-        self.protocol = protocol
-        self.method = method
-        self.raw_path = target
-        self.version = version
-        self.headers = CIMultiDictProxy(headers)
-        self.keep_alive = keep_alive
-        self._url: URL | None = None
-        if target[:1] == "/":
-            path, _, self.query_string = target.partition("?")
-        else:  # absolute-form (a forward proxy request) or "*"
-            url = self._url = URL(target, encoded=True) if "://" in target else URL("/")
-            path, self.query_string = url.raw_path, url.raw_query_string
-        self.path = unquote(path) if "%" in path else path
-        length = headers.get("Content-Length")
-        self.content_length: int | None = int(length) if length is not None and length.isdigit() else None
-        self.chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
-        self._body = BodyBuffer(_BODY_HIGH_WATER, protocol.pause_body, protocol.resume_body)
-        self._continue = headers.get("Expect", "").lower() == "100-continue"
-
-    # -- what the pipeline reads ------------------------------------------------------------
-
-    @property
-    def transport(self) -> asyncio.Transport | None:
-        return self.protocol.transport if not self.protocol.closed else None
-
-    @property
-    def content(self) -> Request:
-        """The body reader (`read`, `iter_any`); the request itself."""
-        return self
-
-    @property
-    def body_exists(self) -> bool:
-        return bool(self.content_length) or self.chunked
-
-    @property
-    def url(self) -> URL:
-        """The full URL: as sent for absolute-form requests, else built from the Host header."""
-        if self._url is None:
-            scheme = "https" if self.protocol.ssl_context is not None else "http"
-            self._url = URL(f"{scheme}://{self.headers.get('Host', 'localhost')}{self.raw_path}", encoded=True)
-        return self._url
-
-    @property
-    def origin_target(self) -> str:
-        """The path and query in origin form ("/v1/...?..."), whatever form the app sent."""
-        if self.raw_path[:1] == "/":
-            return self.raw_path
-        return self.url.raw_path_qs
-
-    async def read(self) -> bytes:
-        parts = [chunk async for chunk in self.iter_any()]
-        return parts[0] if len(parts) == 1 else b"".join(parts)
-
-    async def iter_any(self):  # type: ignore[no-untyped-def]
-        if self._continue:
-            self._continue = False
-            self.protocol.send_continue()
-        while chunk := await self._body.next():
-            yield chunk
-
-    # -- fed by the connection --------------------------------------------------------------
-
-    @property
-    def _complete(self) -> bool:
-        return self._body.done
-
-    def _feed(self, data: bytes) -> None:
-        self._body.feed(data)
-
-    def _finish(self) -> None:
-        self._body.finish()
-
-    def _fail(self, exc: BaseException) -> None:
-        self._body.fail(exc)
-
-
-class Response:
-    """An answer written in one piece."""
-
-    __slots__ = ("status", "reason", "headers", "body")
-
-    def __init__(self, *, status: int = 200, reason: str | None = None, body: bytes = b"",
-                 headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None, content_type: str | None = None):
-        self.status = status
-        self.reason = reason
-        self.body = body
-        self.headers: CIMultiDict[str] = headers if isinstance(headers, CIMultiDict) else CIMultiDict(headers or ())
-        if content_type is not None:
-            self.headers["Content-Type"] = content_type
-
-
-class StreamResponse:
-    """An answer written as it is produced: chunked, or with a length set before `prepare`."""
-
-    __slots__ = ("status", "reason", "headers", "content_length", "_conn", "_chunked", "_no_body", "_started",
-                 "_finished")
-
-    def __init__(self, *, status: int = 200, reason: str | None = None,
-                 headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None):
-        self.status = status
-        self.reason = reason
-        self.headers: CIMultiDict[str] = headers if isinstance(headers, CIMultiDict) else CIMultiDict(headers or ())
-        self.content_length: int | None = None
-        self._conn: Connection | None = None
-        self._chunked = False
-        self._no_body = False
-        self._started = False
-        self._finished = False
-
-    @property
-    def prepared(self) -> bool:
-        return self._started
-
-    async def prepare(self, request: Request) -> StreamResponse:
-        if self._started:
-            return self
-        conn = request.protocol
-        self._conn = conn
-        self._started = True
-        self._no_body = request.method == "HEAD" or self.status in _NO_BODY_STATUS or self.status < 200
-        length = None if self._no_body and self.status in _NO_BODY_STATUS else self.content_length
-        keep_alive = conn.keep_alive_for(request)
-        if length is None and not self._no_body:
-            if request.version == "1.1":
-                self._chunked = True
-            else:
-                keep_alive = False  # HTTP/1.0: the body ends where the connection does
-        conn.response_keep_alive = keep_alive
-        conn.head_sent = True
-        conn.write_raw(conn.head(request, self.status, self.reason, self.headers, length, self._chunked, keep_alive))
-        return self
-
-    async def write(self, data: bytes) -> None:
-        conn = self._conn
-        if conn is None:
-            raise RuntimeError("write() before prepare()")
-        if conn.closed:
-            raise ConnectionResetError("the client closed the connection")
-        if self._no_body or not data:
-            return
-        if self._chunked:
-            conn.write_raw(b"%x\r\n%b\r\n" % (len(data), data))
-        else:
-            conn.write_raw(data)
-        if conn.writing_paused:
-            await conn.drain()
-
-    async def write_eof(self) -> None:
-        if self._finished:
-            return
-        self._finished = True
-        conn = self._conn
-        if conn is None or conn.closed:
-            return
-        if self._chunked:
-            conn.write_raw(b"0\r\n\r\n")
-        if conn.writing_paused:
-            await conn.drain()
 
 
 Handler = Callable[[Request], Awaitable[Response | StreamResponse]]
@@ -238,9 +55,27 @@ Handler = Callable[[Request], Awaitable[Response | StreamResponse]]
 class Connection(WriteFlow):
     """One client connection: parse, run handlers in order, write their answers."""
 
-    __slots__ = ("server", "loop", "transport", "parser", "closed", "request", "queue", "task", "head_bytes",
-                 "writing_paused", "response_keep_alive", "head_sent", "last_active", "_url", "_headers", "_drain_waiter",
-                 "_body_paused", "_upgraded", "ssl_context")
+    __slots__ = (
+        "_body_paused",
+        "_drain_waiter",
+        "_headers",
+        "_upgraded",
+        "_url",
+        "closed",
+        "head_bytes",
+        "head_sent",
+        "last_active",
+        "loop",
+        "parser",
+        "queue",
+        "request",
+        "response_keep_alive",
+        "server",
+        "ssl_context",
+        "task",
+        "transport",
+        "writing_paused",
+    )
 
     def __init__(self, server: InboundServer):
         self.server = server
@@ -376,7 +211,7 @@ class Connection(WriteFlow):
                 if self.head_sent:
                     self._close()  # a head is out already: a cut-short answer must look cut short
                     return
-                response = Response(status=500, body=_error_body(
+                response = Response(status=500, body=error_body(
                     f"llm-router failed to handle the request: {type(exc).__name__}", "internal_error", "proxy_error"),
                     headers={"Content-Type": "application/json", "x-llm-router-error": "internal_error"})
             if self.closed:
@@ -422,7 +257,7 @@ class Connection(WriteFlow):
 
     def head(self, request: Request, status: int, reason: str | None, headers: CIMultiDict[str],
              length: int | None, chunked: bool, keep_alive: bool) -> bytes:
-        lines = [f"HTTP/1.1 {status} {_reason(status, reason)}\r\n"]
+        lines = [f"HTTP/1.1 {status} {reason_phrase(status, reason)}\r\n"]
         for name, value in headers.items():
             lines.append(f"{name}: {value}\r\n")
         if length is not None:
@@ -434,14 +269,14 @@ class Connection(WriteFlow):
         elif request.version == "1.0":
             lines.append("Connection: keep-alive\r\n")
         lines.append("\r\n")
-        return _encode("".join(lines))
+        return encode_head("".join(lines))
 
     def _write_response(self, request: Request, response: Response) -> None:
         keep_alive = self.keep_alive_for(request)
         self.response_keep_alive = keep_alive
         status = response.status
         body = response.body or b""
-        no_body = status in _NO_BODY_STATUS or status < 200
+        no_body = status in NO_BODY_STATUS or status < 200
         head = self.head(request, status, response.reason, response.headers, None if no_body else len(body),
                          False, keep_alive)
         if request.method == "HEAD" or no_body or not body:
@@ -476,11 +311,11 @@ class Connection(WriteFlow):
     def _refuse(self, status: int, message: str, code: str) -> None:
         """A request we cannot parse: say why, then close (nothing after it can be trusted)."""
         if self.transport is not None and not self.closed and self.task is None:
-            body = _error_body(message, code)
+            body = error_body(message, code)
             self.transport.write(
                 b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nx-llm-router-error: %s\r\n"
                 b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
-                % (status, _reason(status, None).encode(), code.encode(), len(body), body))
+                % (status, reason_phrase(status, None).encode(), code.encode(), len(body), body))
         if self.request is not None:
             self.request._fail(ConnectionResetError(message))
         self._close()

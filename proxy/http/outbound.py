@@ -73,8 +73,17 @@ def _encode_head(text: str) -> bytes:
 class Response:
     """The upstream's answer: status and headers now, the body as it arrives."""
 
-    __slots__ = ("status", "reason", "headers", "content_length", "content_type", "_conn", "_body",
-                 "_released", "_deadline")
+    __slots__ = (
+        "_body",
+        "_conn",
+        "_deadline",
+        "_released",
+        "content_length",
+        "content_type",
+        "headers",
+        "reason",
+        "status",
+    )
 
     def __init__(self, conn: _Connection, status: int, reason: str, headers: CIMultiDict[str]):
         self.status = status
@@ -156,9 +165,26 @@ class Response:
 class _Connection(WriteFlow):
     """One keep-alive connection to an upstream; one exchange at a time."""
 
-    __slots__ = ("client", "transport", "parser", "response", "message_complete", "reusable", "closed",
-                 "idle_since", "_head_waiter", "_headers", "_reason", "_skip", "_head_only", "_eof_body",
-                 "_paused", "_drain_waiter", "writing_paused", "_lost")
+    __slots__ = (
+        "_drain_waiter",
+        "_eof_body",
+        "_head_only",
+        "_head_waiter",
+        "_headers",
+        "_lost",
+        "_paused",
+        "_reason",
+        "_skip",
+        "client",
+        "closed",
+        "idle_since",
+        "message_complete",
+        "parser",
+        "response",
+        "reusable",
+        "transport",
+        "writing_paused",
+    )
 
     def __init__(self, client: HttpClient):
         self.client = client
