@@ -17,14 +17,17 @@ from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
 import structlog
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from proxy.telemetry.otlp import Encoder
 from proxy.telemetry.settings import ExportConfig
-from proxy.telemetry.spans import Encoder, Finished, SpanData
+from proxy.telemetry.spans import Finished, SpanData
 
 log = structlog.get_logger("llm_router.telemetry")
 
@@ -168,7 +171,9 @@ class SdkSpanSink:
 
     def __init__(self, exporter: SpanExporter, resource: dict[str, str], scope: tuple[str, str]):
         from opentelemetry.sdk.resources import Resource as SdkResource
-        from opentelemetry.sdk.util.instrumentation import InstrumentationScope as SdkScope
+        from opentelemetry.sdk.util.instrumentation import (
+            InstrumentationScope as SdkScope,
+        )
 
         self.exporter = exporter
         self._resource = SdkResource.create(resource)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+)
+from opentelemetry.proto.common.v1.common_pb2 import (
+    AnyValue,
+    InstrumentationScope,
+    KeyValue,
+)
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from proxy.telemetry.spans import KIND_CLIENT, STATUS_ERROR, Encoder, SpanData
+from proxy.telemetry.otlp import Encoder
+from proxy.telemetry.spans import KIND_CLIENT, STATUS_ERROR, SpanData
 from tests.telemetry.receiver import attrs
 
 RESOURCE = Resource(attributes=[KeyValue(key="service.name", value=AnyValue(string_value="r"))])

@@ -7,16 +7,23 @@ from __future__ import annotations
 import random
 
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+)
+from opentelemetry.proto.common.v1.common_pb2 import (
+    AnyValue,
+    InstrumentationScope,
+    KeyValue,
+)
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from proxy.record import RequestRecord, Usage
 from proxy.telemetry import RequestSpan
 from proxy.telemetry import attributes as A
+from proxy.telemetry.otlp import Encoder
 from proxy.telemetry.span_attributes import label_key, span_attributes
-from proxy.telemetry.spans import Encoder, SpanData, finished_span_data
+from proxy.telemetry.spans import SpanData, finished_span_data
 from tests.telemetry import records
 from tests.telemetry.receiver import attrs
 
