@@ -73,17 +73,8 @@ def _encode_head(text: str) -> bytes:
 class Response:
     """The upstream's answer: status and headers now, the body as it arrives."""
 
-    __slots__ = (
-        "_body",
-        "_conn",
-        "_deadline",
-        "_released",
-        "content_length",
-        "content_type",
-        "headers",
-        "reason",
-        "status",
-    )
+    __slots__ = ("_body", "_conn", "_deadline", "_released", "content_length", "content_type", "headers",
+                 "reason", "status")
 
     def __init__(self, conn: _Connection, status: int, reason: str, headers: CIMultiDict[str]):
         self.status = status
@@ -165,26 +156,9 @@ class Response:
 class _Connection(WriteFlow):
     """One keep-alive connection to an upstream; one exchange at a time."""
 
-    __slots__ = (
-        "_drain_waiter",
-        "_eof_body",
-        "_head_only",
-        "_head_waiter",
-        "_headers",
-        "_lost",
-        "_paused",
-        "_reason",
-        "_skip",
-        "client",
-        "closed",
-        "idle_since",
-        "message_complete",
-        "parser",
-        "response",
-        "reusable",
-        "transport",
-        "writing_paused",
-    )
+    __slots__ = ("_drain_waiter", "_eof_body", "_head_only", "_head_waiter", "_headers", "_lost", "_paused",
+                 "_reason", "_skip", "client", "closed", "idle_since", "message_complete", "parser",
+                 "response", "reusable", "transport", "writing_paused")
 
     def __init__(self, client: HttpClient):
         self.client = client
