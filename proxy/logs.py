@@ -91,8 +91,8 @@ def configure(level: str = "info", stream: IO[bytes] | None = None) -> None:
         logger_factory=factory,
         cache_logger_on_first_use=True,
     )
-    # aiohttp reports client disconnects and bad requests through stdlib logging;
-    # keep them on stderr at warning and above.
+    # Libraries (the webhook's aiohttp server, onnxruntime, LiteLLM) report through stdlib
+    # logging; keep them on stderr at warning and above.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")
 
 

@@ -4,7 +4,7 @@ An app with `HTTPS_PROXY=http://127.0.0.1:8080` and our CA in its trust
 bundle keeps calling `https://api.openai.com`; its client sends
 `CONNECT api.openai.com:443` to the listener, which answers with TLS from a
 leaf certificate minted for that host and serves the requests inside through
-the same aiohttp handler as reverse-proxy requests. CONNECTs to other hosts
+the same HTTP server and handler as reverse-proxy requests. CONNECTs to other hosts
 become blind byte tunnels (or a 403).
 
 - `settings`: the `interception:` config section.
