@@ -22,7 +22,7 @@ import structlog
 from multidict import CIMultiDict
 
 from proxy.dispatch.dispatcher import Dispatched
-from proxy.http import inbound as web
+from proxy.http import messages as web
 from proxy.http.errors import BadRequest, ProxyError
 from proxy.http.outbound import ClientError
 from proxy.http.headers import client_response_headers, upstream_request_headers
@@ -75,11 +75,6 @@ def router_headers(record: RequestRecord) -> dict[str, str]:
         "x-llm-router-arm": record.arm or CONTROL,
         "x-llm-router-mode": record.mode,
     }
-
-
-def target_of(request: web.Request) -> str:
-    """The origin-form path and query to forward (absolute-form requests carry a full URI)."""
-    return request.origin_target
 
 
 @dataclass(slots=True)
@@ -158,7 +153,7 @@ class Pipeline:
         record.upstream = upstream.name
         out_headers = upstream_request_headers(headers, upstream.extra_headers)
         span.inject(out_headers)
-        flow = Flow(request, runtime, record, span, upstream, out_headers, target_of(request), payload)
+        flow = Flow(request, runtime, record, span, upstream, out_headers, request.origin_target, payload)
 
         decision = None
         if headers.get(BYPASS_HEADER) == "1":

@@ -421,7 +421,7 @@ class HttpClient:
     # -- one exchange ---------------------------------------------------------------------
 
     async def request(self, method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes | None,
-                      *, first_byte_s: float, total_s: float | None = None) -> Response:
+                      *, first_byte_s: float) -> Response:
         """Send one request; return once the answer's head arrived (the body follows through the response)."""
         if self._closed:
             raise ConnectError("the upstream client is closed")
@@ -463,9 +463,8 @@ class HttpClient:
             conn._head_waiter = None
             conn.abort()
             raise
-        total = self.total_s if total_s is None else total_s
-        if total is not None and not resp._done:
-            resp._deadline = loop.call_at(started + total, _total_expired, resp)
+        if self.total_s is not None and not resp._done:
+            resp._deadline = loop.call_at(started + self.total_s, _total_expired, resp)
         return resp
 
     async def close(self) -> None:

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from multidict import CIMultiDict
 
-from proxy.http import inbound as web
+from proxy.http import messages as web
 from proxy.http.errors import ProxyError, UpstreamTimeout, UpstreamUnreachable
 from proxy.http.headers import client_response_headers
 from proxy.http.outbound import ClientError, ConnectError, ConnectTimeout, PayloadError, Response
@@ -112,7 +112,7 @@ def buffered_response(
 
 
 async def respond(
-    request: web.BaseRequest,
+    request: web.Request,
     upstream_resp: Response,
     upstream: UpstreamClient,
     record: RequestRecord,
@@ -137,7 +137,7 @@ async def respond(
 
 
 async def _stream(
-    request: web.BaseRequest,
+    request: web.Request,
     upstream_resp: Response,
     upstream: UpstreamClient,
     record: RequestRecord,
@@ -218,7 +218,7 @@ async def _stream(
 
 
 async def respond_held(
-    request: web.BaseRequest,
+    request: web.Request,
     upstream_resp: Response,
     upstream: UpstreamClient,
     record: RequestRecord,
@@ -236,7 +236,7 @@ async def respond_held(
 
 
 async def respond_translated(
-    request: web.BaseRequest,
+    request: web.Request,
     translated: object,
     record: RequestRecord,
     extra_headers: Mapping[str, str] | None,
