@@ -6,8 +6,10 @@ What one request pays, as the pipeline calls it: `telemetry.start(record,
 headers)` with the request's `CIMultiDict` headers (half carry the app's
 `traceparent`), `span.inject(out_headers)`, and `telemetry.finish(record,
 span)` with a filled `RequestRecord` (a passthrough/control-arm request and a
-streamed canary/router-arm request, alternating; unique request ids). Then
-the export thread's share: encoding the spans and sending them.
+streamed canary/router-arm request, alternating; unique request ids). Spans
+are encoded on the request's thread in batches (`export.ENCODE_BATCH`; here,
+with no event loop running, inside the `finish` call that completes a batch)
+and sent by the export thread.
 
 Cases:
 - `off`: no exporter configured (metrics and costs only);
@@ -21,10 +23,8 @@ Figures, per request, best (min) and median over `--rounds` rounds:
 - `req`: CPU of the request's own thread (`time.thread_time`) for
   start+inject+finish;
 - `export`: CPU of every other thread of this process (the export thread:
-  encoding, HTTP or gRPC client), measured until every span was handed to
-  the receiver (`force_flush`, whose own encoding counts here too). With the
-  null sender the export thread never blocks on I/O, so it contends for the
-  GIL more than a real exporter does and this figure reads higher;
+  HTTP or gRPC client) and of `force_flush`, measured until every span was
+  handed to the receiver;
 - `total`: the process's CPU for both. On the sidecar's single core this is
   what throughput pays.
 

@@ -6,17 +6,17 @@ The pipeline calls `Telemetry.start(record, headers)` when a request arrives
 `Telemetry.finish(record, span)` when the answer is complete: that fills the
 record's costs from its usage and the `PriceTable`, adds to the in-process
 metrics (`proxy.telemetry.metrics`: the admin `/metrics` page and OTLP read
-the same figures), and, when a trace is being recorded, queues the span with
-a reference to the record for the export thread (`proxy.telemetry.export`),
-which builds and encodes the attributes from the record: the record must not
-change after `finish`. A shadow call gets `Telemetry.shadow(...)`: its own
-span, linked to the primary.
+the same figures), and, when a trace is being recorded, queues the span for
+the export worker (`proxy.telemetry.export`), which encodes it from the
+record straight into OTLP bytes, in batches on the event loop's thread, and
+sends from its own thread. A shadow
+call gets `Telemetry.shadow(...)`: its own span, linked to the primary.
 
-Nothing here does I/O on the request path; with no exporter configured there
-is no thread, nothing queued and no attribute built, only the costs and the
-metric updates (a few list increments per request, see `Instruments.record`).
-Per request, start + inject + finish cost ~2.5 us without an exporter and
-~3.5 us with one, plus ~2.5 us of encoding and sending on the export thread
+Nothing here does I/O on the request path; with no exporter configured
+nothing is encoded or queued, only the costs and the metric updates (a few
+list increments per request, see `Instruments.record`). Per request, start +
+inject + finish cost ~2.5 us without an exporter and ~5 us with one, encoding
+included, plus ~0.5 us of sending on the export thread
 (`python bench/bench_telemetry.py`).
 """
 
@@ -185,9 +185,7 @@ class Telemetry:
             span.duration_ms = duration = record.duration_ms
             span.route = record.route
             if span.sampled and self._worker is not None:
-                # The span itself is queued, with a reference to the record
-                # (not changed after this call): the export thread reads the
-                # attributes from the record as it encodes them (`Encoder.finished`).
+                # The span is encoded from the record's fields (`Encoder.finished`) soon after.
                 span.record = record
                 span.key = key
                 span.end_ns = 0 if duration > 0 else time.time_ns()  # 0: from the duration

@@ -1,13 +1,26 @@
 """The export thread: batches finished spans and periodic metrics to OTLP.
 
-Requests only append to a bounded deque (never block, never wait on I/O);
-one daemon thread wakes when a batch is full or the batch delay passes,
-encodes, and sends. A failed export is counted and dropped: telemetry never
-retries into a pile-up that would cost the proxy memory or CPU.
+Nothing on the request path blocks or waits on I/O. A finished span is put
+on a deque as it is; every `ENCODE_BATCH` spans, a callback on the event
+loop's thread encodes them into OTLP bytes (`Encoder.item`, ~1.5 us a span
+when done in a row, against ~3.5 us one at a time between requests, whose
+code and data push the encoder's out of the CPU caches), after the response
+that completed the batch has been written. One daemon thread wakes when
+`MAX_BATCH` encoded spans are waiting or the batch delay passes (then it
+encodes any stragglers itself), joins a batch into one request and sends it.
+It holds the GIL only for the join and the sender's bookkeeping (~0.2 us a
+span), so it neither competes with the event loop for the GIL nor forces
+thread switches on a busy core. (Encoding on the thread cost about twice
+the CPU per span, and long GIL holds that showed in the proxy's p99.)
+
+With an SDK span exporter attached (tests), spans are queued as objects
+and converted on export. A failed export is counted and dropped: telemetry
+never retries into a pile-up that would cost the proxy memory or CPU.
 """
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import threading
 import time
@@ -33,6 +46,9 @@ log = structlog.get_logger("llm_router.telemetry")
 
 Signal = Literal["traces", "metrics"]
 MAX_BATCH = 512
+"""Spans per OTLP export request."""
+ENCODE_BATCH = 32
+"""Finished spans encoded together on the event loop (a pause of ~50 us, after a response)."""
 _PATHS = {
     "traces": "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
     "metrics": "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
@@ -194,11 +210,6 @@ class SdkSpanSink:
         )
 
 
-def _breathe() -> None:
-    # Sleeping releases the GIL long enough for the event loop to take it and serve what arrived.
-    time.sleep(0.0002)
-
-
 class ExportWorker:
     """Owns the queue, the thread, and the sender; `flush()` may also be called from any thread."""
 
@@ -215,7 +226,12 @@ class ExportWorker:
         metric_interval_s: float = 60.0,
         capture_content: bool = False,
     ):
-        self.queue: deque[SpanData | Finished] = deque()
+        # Encoded spans (`Encoder.item` bytes), or the span objects when an SDK sink needs them.
+        self.queue: deque[bytes | SpanData | Finished] = deque()
+        # Finished spans not encoded yet. Both the loop's callback and the export thread
+        # take from it with popleft(), so each span is encoded exactly once.
+        self._raw: deque[SpanData | Finished] = deque()
+        self._encode_scheduled = False
         self.queue_size = queue_size
         self.dropped_spans = 0
         self.failures: dict[str, int] = {"traces": 0, "metrics": 0}
@@ -227,6 +243,7 @@ class ExportWorker:
         self._scope = scope
         self._capture_content = capture_content
         self._encoder = Encoder(resource.SerializeToString(), scope.SerializeToString(), capture_content=capture_content)
+        self._encode_now = sender is not None and span_sink is None
         self._span_delay = span_delay_s
         self._metric_interval = metric_interval_s
         self._wake = threading.Event()
@@ -236,13 +253,53 @@ class ExportWorker:
         self._thread.start()
 
     def enqueue(self, span: SpanData | Finished) -> None:
-        """A finished span: a `SpanData`, or a request's `Finished` span, encoded from its record on export."""
-        queue = self.queue
-        if len(queue) >= self.queue_size:
+        """A finished span: a `SpanData`, or a request's `Finished` span (the record must not change after this).
+
+        Called on the event loop's thread; without a running loop the batch is encoded at once.
+        """
+        if not self._encode_now:
+            self._append([span])
+            return
+        raw = self._raw
+        if len(raw) + len(self.queue) >= self.queue_size:
             self.dropped_spans += 1
             return
-        queue.append(span)
-        if len(queue) == MAX_BATCH:
+        raw.append(span)
+        if len(raw) >= ENCODE_BATCH and not self._encode_scheduled:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self._encode_raw()
+                return
+            self._encode_scheduled = True
+            loop.call_soon(self._encode_raw)
+
+    def _encode_raw(self) -> None:
+        """Encode every span waiting in `_raw` onto the queue (the loop's callback, or the export thread)."""
+        self._encode_scheduled = False
+        raw = self._raw
+        item = self._encoder.item
+        encoded = []
+        while True:
+            try:
+                span = raw.popleft()
+            except IndexError:
+                break
+            try:
+                encoded.append(item(span))
+            except Exception as exc:  # noqa: BLE001 - one unencodable span is dropped, never raised into the proxy
+                self.dropped_spans += 1
+                log.warning("otlp_encode_failed", error=f"{type(exc).__name__}: {exc}")
+        self._append(encoded)
+
+    def _append(self, items: list) -> None:
+        queue = self.queue
+        room = self.queue_size - len(queue)
+        if len(items) > room:
+            self.dropped_spans += len(items) - max(room, 0)
+            items = items[: max(room, 0)]
+        queue.extend(items)
+        if len(queue) >= MAX_BATCH:
             self._wake.set()
 
     def _run(self) -> None:
@@ -259,18 +316,20 @@ class ExportWorker:
 
     def export_spans(self) -> None:
         with self._lock:
+            if self._raw:
+                self._encode_raw()
             queue = self.queue
             while queue:
                 batch = [queue.popleft() for _ in range(min(MAX_BATCH, len(queue)))]
                 self._ship_spans(batch)
 
-    def _ship_spans(self, batch: list[SpanData | Finished]) -> None:
+    def _ship_spans(self, batch: list) -> None:
         try:
             if self._span_sink is not None:
                 self._span_sink.export(batch, self._capture_content)
             if self._sender is not None:
-                on_thread = threading.current_thread() is self._thread
-                self._sender.send("traces", self._encoder.request(batch, _breathe if on_thread else None))
+                items = batch if self._encode_now else [self._encoder.item(s) for s in batch]
+                self._sender.send("traces", self._encoder.envelope(items))
             self.exported["traces"] += len(batch)
         except Exception as exc:  # noqa: BLE001 - any exporter failure is counted and dropped, never raised into the proxy
             self.failures["traces"] += 1

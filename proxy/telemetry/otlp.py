@@ -12,7 +12,7 @@ same bytes.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from proxy.record import RequestRecord
 from proxy.telemetry import attributes as A
@@ -235,26 +235,25 @@ class Encoder:
         parts += (b"\x85\x01", _pack_i(flags))
         return b"".join(parts)
 
-    def request(self, spans: Sequence[SpanData | Finished], breathe: Callable[[], None] | None = None) -> bytes:
-        """One request for a batch of `SpanData` and `Finished` request spans, in the order given.
+    def item(self, s: SpanData | Finished) -> bytes:
+        """One span as a `ScopeSpans.spans` field (tag, length, body), ready for `envelope`."""
+        body = self.span(s) if type(s) is SpanData else self.finished(s)  # type: ignore[arg-type]
+        n = len(body)
+        if n < 0x80:
+            return b"\x12" + _BYTE[n] + body
+        if n < 0x4000:
+            return b"\x12" + bytes((n & 0x7F | 0x80, n >> 7)) + body
+        return b"\x12" + _varint(n) + body
 
-        `breathe` is called after every 64 spans: the export thread sleeps there so that
-        encoding a batch never keeps the GIL from the event loop for more than ~0.15 ms."""
-        parts = [self._scope_field]
-        for i, s in enumerate(spans, 1):
-            if breathe is not None and not i & 63:
-                breathe()
-            body = self.span(s) if type(s) is SpanData else self.finished(s)  # type: ignore[arg-type]
-            n = len(body)
-            if n < 0x80:
-                parts += (b"\x12", _BYTE[n], body)
-            elif n < 0x4000:
-                parts += (b"\x12", bytes((n & 0x7F | 0x80, n >> 7)), body)
-            else:
-                parts += (b"\x12", _varint(n), body)
-        scope_spans = b"".join(parts)
+    def envelope(self, items: Sequence[bytes]) -> bytes:
+        """The `ExportTraceServiceRequest` for spans already encoded by `item`, in the order given."""
+        scope_spans = self._scope_field + b"".join(items)
         resource_spans = self._resource_field + _ld(b"\x12", scope_spans)
         return _ld(b"\x0a", resource_spans)
+
+    def request(self, spans: Sequence[SpanData | Finished]) -> bytes:
+        """One request for a batch of `SpanData` and `Finished` request spans, in the order given."""
+        return self.envelope([self.item(s) for s in spans])
 
     # --- a request's span straight from its record ---------------------------------------
 
