@@ -157,7 +157,7 @@ class _Connection(WriteFlow):
     """One keep-alive connection to an upstream; one exchange at a time."""
 
     __slots__ = ("_drain_waiter", "_eof_body", "_head_only", "_head_waiter", "_headers", "_lost", "_paused",
-                 "_reason", "_skip", "client", "closed", "idle_since", "message_complete", "parser",
+                 "_reason", "_skip", "client", "closed", "idle_since", "loop", "message_complete", "parser",
                  "response", "reusable", "transport", "writing_paused")
 
     def __init__(self, client: HttpClient):
@@ -169,6 +169,8 @@ class _Connection(WriteFlow):
         self.reusable = False
         self.closed = False
         self.idle_since = 0.0
+        # The loop the connection lives on (asyncio.get_running_loop() costs a getpid() call on 3.11).
+        self.loop = asyncio.get_running_loop()
         self._head_waiter: asyncio.Future[Response] | None = None
         self._headers: list[tuple[bytes, bytes]] = []
         self._reason = b""
@@ -332,6 +334,9 @@ class HttpClient:
         self._opening = 0
         self._waiters: collections.deque[asyncio.Future[_Connection | None]] = collections.deque()
         self._closed = False
+        # Bound on first use: a pool's connections live on one loop, and
+        # asyncio.get_running_loop() costs a getpid() call per request on Python 3.11.
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def connections(self) -> int:
@@ -343,8 +348,7 @@ class HttpClient:
 
     # -- the pool -------------------------------------------------------------------------
 
-    async def _acquire(self, deadline: float) -> _Connection:
-        loop = asyncio.get_running_loop()
+    async def _acquire(self, deadline: float, loop: asyncio.AbstractEventLoop) -> _Connection:
         now = loop.time()
         idle = self._idle
         while idle:
@@ -401,7 +405,7 @@ class HttpClient:
             if not waiter.done():
                 waiter.set_result(conn)
                 return
-        conn.idle_since = asyncio.get_running_loop().time()
+        conn.idle_since = conn.loop.time()
         self._idle.append(conn)
 
     def _forget(self, conn: _Connection) -> None:
@@ -425,10 +429,12 @@ class HttpClient:
         """Send one request; return once the answer's head arrived (the body follows through the response)."""
         if self._closed:
             raise ConnectError("the upstream client is closed")
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            loop = self._loop = asyncio.get_running_loop()
         started = loop.time()
         first_deadline = started + first_byte_s
-        conn = await self._acquire(first_deadline)
+        conn = await self._acquire(first_deadline, loop)
         try:
             lines = [f"{method} {self.prefix}{target} HTTP/1.1\r\nHost: {self.host_header}\r\n"]
             for name, value in headers:
