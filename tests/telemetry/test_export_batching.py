@@ -123,3 +123,19 @@ def test_without_a_running_loop_a_full_batch_is_encoded_at_once() -> None:
         assert exported_ids(sender) == list(range(1, ENCODE_BATCH + 1))
     finally:
         w.shutdown()
+
+
+def test_woken_by_a_full_batch_only_whole_batches_are_sent() -> None:
+    sender = Recorder()
+    w = worker(sender)
+    try:
+        n = export.MAX_BATCH + 100
+        for s in spans(n):
+            w.enqueue(s)
+        w.export_spans(full_batches_only=True)
+        assert [len(decode(body)) for body in sender.bodies] == [export.MAX_BATCH]
+        assert len(w.queue) == 100 - 100 % ENCODE_BATCH and len(w._raw) == 100 % ENCODE_BATCH
+        w.export_spans()  # the batch delay passed: everything, stragglers included
+        assert exported_ids(sender) == list(range(1, n + 1))
+    finally:
+        w.shutdown()
