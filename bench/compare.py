@@ -784,8 +784,41 @@ def ratios(summary: dict[str, dict]) -> dict[str, dict]:
     return out
 
 
-def targets(summary: dict[str, dict], rat: dict[str, dict]) -> list[dict]:
-    name = "llm-router:passthrough"
+PASSTHROUGH = "llm-router:passthrough"
+
+
+def vs_passthrough(systems: list[System], summary: dict[str, dict]) -> dict[str, dict]:
+    """Each other llm-router variant against plain passthrough, measured in the same run.
+
+    `rps_ratio` is the ratio of the median throughputs (as in the tables);
+    `rps_ratio_rounds` the ratio within each round, to show how much it moves.
+    `added_p50_c1_us` is the median over rounds of the variant's p50 at one
+    client minus passthrough's in the same round; `cpu_ratio` the ratio of
+    CPU per request at peak.
+    """
+    base = next((s for s in systems if s.name == PASSTHROUGH and not s.failed), None)
+    if base is None:
+        return {}
+    base_rps = {r["round"]: r["max_rps"] for r in base.data["throughput"]}
+    base_p50 = {r["round"]: r["p50_us"] for r in base.data["latency"]["c1"]}
+    out = {}
+    for s in systems:
+        if s is base or s.failed or not s.name.startswith("llm-router:") or s.name not in summary:
+            continue
+        rounds = [r["max_rps"] / base_rps[r["round"]] for r in s.data["throughput"] if base_rps.get(r["round"])]
+        p50 = [r["p50_us"] - base_p50[r["round"]] for r in s.data["latency"]["c1"]
+               if base_p50.get(r["round"]) is not None and r["p50_us"] is not None]
+        out[s.name] = {
+            "rps_ratio": ratio(summary[s.name]["max_rps"], summary[PASSTHROUGH]["max_rps"]),
+            "rps_ratio_rounds": rounds,
+            "added_p50_c1_us": median(p50),
+            "cpu_ratio": ratio(summary[s.name]["cpu_us_per_req_peak"], summary[PASSTHROUGH]["cpu_us_per_req_peak"]),
+        }
+    return out
+
+
+def targets(summary: dict[str, dict], rat: dict[str, dict], vs: dict[str, dict] | None = None) -> list[dict]:
+    name = PASSTHROUGH
     row, r = summary.get(name), rat.get(name, {})
 
     def t(what: str, value: float | None, op: str, limit: float, unit: str = "") -> dict:
@@ -807,6 +840,16 @@ def targets(summary: dict[str, dict], rat: dict[str, dict]) -> list[dict]:
         t("peak RSS vs LiteLLM's", r.get("rss_peak_vs_litellm"), "<=", 0.25, "x"),
         t("time to ready, speedup over LiteLLM", r.get("ready_speedup_vs_litellm"), ">=", 10.0, "x"),
     ]
+    vs = vs or {}
+    # Telemetry (OTLP export on) and the full rollout pipeline, against passthrough in the same run.
+    for variant, label, min_ratio, max_added in (("llm-router:telemetry", "telemetry", 0.90, 50),
+                                                  ("llm-router:full-pipeline", "full pipeline", 0.80, 150)):
+        v = vs.get(variant)
+        if v is not None:
+            out += [
+                t(f"{label}: throughput vs passthrough", v["rps_ratio"], ">=", min_ratio, "x"),
+                t(f"{label}: added p50 (1 client) over passthrough", v["added_p50_c1_us"], "<=", max_added, "us"),
+            ]
     return out
 
 
@@ -982,7 +1025,24 @@ def write_markdown(path: Path, result: dict) -> None:
             f"| {fmt(row.get('rps_vs_relay'), 1, 2, '×')} | {fmt(row.get('rps_vs_litellm'), 1, 1, '×')} | {fmt(row.get('added_p50_c1_vs_litellm'), 1, 3, '×')} "
             f"| {fmt(row.get('rss_idle_vs_litellm'), 1, 2, '×')} | {fmt(row.get('rss_peak_vs_litellm'), 1, 2, '×')} "
             f"| {fmt(row.get('ready_speedup_vs_litellm'), 1, 1, '×')} |")
-    lines += ["", "## Targets (llm-router passthrough)", ""]
+    vs = result.get("vs_passthrough") or {}
+    if vs:
+        lines += [
+            "",
+            "## Variants against passthrough (same run)",
+            "",
+            "Throughput is the ratio of the median rates (the range is the ratio within each round); added p50 "
+            "is the median over rounds of the variant's p50 at one client minus passthrough's in the same round.",
+            "",
+            "| variant | throughput / passthrough | per round | CPU per request / passthrough | added p50 @1 |",
+            "|---|---|---|---|---|",
+        ]
+        for name, v in vs.items():
+            rounds = v["rps_ratio_rounds"]
+            spread = f"{min(rounds):.2f}–{max(rounds):.2f}" if rounds else "—"
+            lines.append(f"| {name} | {fmt(v['rps_ratio'], 1, 2, '×')} | {spread} | {fmt(v['cpu_ratio'], 1, 2, '×')} "
+                         f"| {fmt(v['added_p50_c1_us'], 1000, 3, ' ms')} |")
+    lines += ["", "## Targets (llm-router passthrough; telemetry and full pipeline against it)", ""]
     if result["targets"]:
         lines += ["| target | measured | limit | result |", "|---|---|---|---|"]
         for t in result["targets"]:
@@ -1029,13 +1089,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="niceness for every child, e.g. -10 (root) to keep other work on a shared machine "
                         "from stealing the cores; the same for all systems")
     p.add_argument("--keep-scratch", action="store_true", help="keep configs and logs of the systems")
+    p.add_argument("--render", metavar="RESULTS_JSON",
+                   help="measure nothing: recompute the summary, ratios and targets of an earlier run's JSON "
+                        "and rewrite both files (after a change to the report)")
     return p.parse_args(argv)
+
+
+def render(json_file: Path, md_path: Path) -> int:
+    """Rebuild the derived figures and the markdown of an earlier run from its raw data."""
+    result = json.loads(json_file.read_text())
+    systems = []
+    for name, data in result["raw"].items():
+        row = result["summary"].get(name, {})
+        systems.append(System(name=name, kind=row.get("kind", ""), url="", description=row.get("description", ""),
+                              failed=row.get("failed"), data=data))
+    summary = summarize([s for s in systems if not s.failed or s.data["latency"]["c1"]])
+    rat = ratios(summary)
+    vs = vs_passthrough(systems, summary)
+    result.update(summary=summary, ratios=rat, vs_passthrough=vs, targets=targets(summary, rat, vs))
+    json_file.write_text(json.dumps(result, indent=1))
+    write_markdown(md_path, result)
+    log(f"rewrote {md_path} and {json_file} from the raw data of the run started {result['started_utc']}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     global NICE
     args = parse_args(argv)
     NICE = args.nice
+    if args.render:
+        json_file = Path(args.render)
+        return render(json_file, Path(args.results_md or json_file.with_name("RESULTS.md")))
     plan = QUICK if args.quick else FULL
     if args.rounds:
         plan = Plan(**{**plan.__dict__, "rounds": args.rounds})
@@ -1136,6 +1220,7 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = summarize([s for s in systems if not s.failed or s.data["latency"]["c1"]])
     rat = ratios(summary)
+    vs = vs_passthrough(systems, summary)
     cmd = sys.orig_argv if hasattr(sys, "orig_argv") else [sys.executable, *sys.argv]
     result = {
         "quick": args.quick,
@@ -1160,7 +1245,8 @@ def main(argv: list[str] | None = None) -> int:
         "skipped": skipped,
         "summary": summary,
         "ratios": rat,
-        "targets": targets(summary, rat),
+        "vs_passthrough": vs,
+        "targets": targets(summary, rat, vs),
         "raw": {s.name: s.data for s in systems},
         "json_name": json_path.name,
     }
