@@ -1,0 +1,80 @@
+"""The harness's variant-against-passthrough figures and targets, from synthetic raw data."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def load_compare():
+    spec = importlib.util.spec_from_file_location("bench_compare", REPO / "bench" / "compare.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_compare"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+compare = load_compare()
+
+
+def system(name: str, rps: list[float], p50_c1: list[float], cpu: float) -> compare.System:
+    rounds = range(len(rps))
+    data = {
+        "ready_s": [0.3],
+        "rss_idle_kb": 50_000, "rss_peak_sampled_kb": 60_000, "rss_hwm_sum_kb": 60_000,
+        "latency": {
+            "c1": [{"round": r, "p50_us": p50_c1[r], "p99_us": p50_c1[r] * 3} for r in rounds],
+            "c10": [{"round": r, "p50_us": 300.0, "p99_us": 900.0, "cpu_us_per_req": cpu} for r in rounds],
+        },
+        "stream": [{"round": r, "ttfb_p50_us": 51_000.0, "ttfb_p99_us": 52_000.0, "p50_us": 117_000.0}
+                   for r in rounds],
+        "throughput": [{"round": r, "max_rps": rps[r], "saturation_rps": rps[r],
+                        "levels": [{"rps": rps[r], "cpu_us_per_req": cpu, "cpu_busy": 99.0}]} for r in rounds],
+    }
+    return compare.System(name=name, kind="test", url="", data=data)
+
+
+def figures(telemetry_rps: list[float], telemetry_p50: list[float]):
+    systems = [
+        system("direct", [30_000, 30_000, 30_000], [40, 40, 40], 0),
+        system("llm-router:passthrough", [15_000, 12_000, 16_000], [200, 260, 210], 66),
+        system("llm-router:telemetry", telemetry_rps, telemetry_p50, 71),
+        system("llm-router:full-pipeline", [5_000, 4_000, 5_200], [350, 430, 370], 200),
+    ]
+    summary = compare.summarize(systems)
+    rat = compare.ratios(summary)
+    vs = compare.vs_passthrough(systems, summary)
+    return vs, {t["target"]: t for t in compare.targets(summary, rat, vs)}
+
+
+def test_ratios_are_taken_against_passthrough_in_the_same_run() -> None:
+    vs, targets = figures([14_000, 10_800, 15_400], [205, 270, 215])
+    tel = vs["llm-router:telemetry"]
+    assert abs(tel["rps_ratio"] - 14_000 / 15_000) < 1e-9  # the medians' ratio
+    assert [round(x, 3) for x in tel["rps_ratio_rounds"]] == [0.933, 0.9, 0.963]
+    assert tel["added_p50_c1_us"] == 5  # per-round differences 5, 10, 5
+    assert abs(tel["cpu_ratio"] - 71 / 66) < 1e-9
+    assert "llm-router:passthrough" not in vs and "direct" not in vs
+
+    assert targets["telemetry: throughput vs passthrough"]["pass"] is True
+    assert targets["telemetry: added p50 (1 client) over passthrough"]["pass"] is True
+    pipeline = vs["llm-router:full-pipeline"]
+    assert abs(pipeline["rps_ratio"] - 5_000 / 15_000) < 1e-9 and pipeline["added_p50_c1_us"] == 160
+    assert targets["full pipeline: throughput vs passthrough"]["pass"] is False
+    assert targets["full pipeline: added p50 (1 client) over passthrough"]["pass"] is False
+
+
+def test_telemetry_targets_fail_when_it_costs_too_much() -> None:
+    _, targets = figures([13_000, 10_000, 14_000], [260, 330, 270])
+    assert targets["telemetry: throughput vs passthrough"]["pass"] is False  # 13,000 / 15,000
+    assert targets["telemetry: added p50 (1 client) over passthrough"]["pass"] is False  # +60 us
+
+
+def test_without_passthrough_there_is_nothing_to_compare() -> None:
+    systems = [system("direct", [30_000], [40], 0), system("llm-router:telemetry", [14_000], [205], 71)]
+    summary = compare.summarize(systems)
+    assert compare.vs_passthrough(systems, summary) == {}
+    assert compare.targets(summary, compare.ratios(summary), {}) == []
