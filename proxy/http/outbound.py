@@ -30,37 +30,19 @@ from urllib.parse import urlsplit
 import httptools
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from proxy.http.client_errors import (
+    BadResponse,
+    ClientError,
+    ConnectError,
+    ConnectTimeout,
+    Disconnected,
+    PayloadError,
+)
 from proxy.http.flow import BodyBuffer, WriteFlow
 
 # A response body buffered past this (the app reads slower than the upstream sends) pauses the socket.
 _HIGH_WATER = 1 << 19
 _BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "CONNECT", "DELETE"})
-
-
-class ClientError(Exception):
-    """The upstream exchange failed below HTTP (no connection, a broken or garbled answer)."""
-
-
-class ConnectError(ClientError):
-    def __init__(self, message: str, os_error: OSError | None = None):
-        super().__init__(message)
-        self.os_error = os_error
-
-
-class ConnectTimeout(ClientError):
-    pass
-
-
-class Disconnected(ClientError):
-    """The upstream closed the connection before its answer's head arrived."""
-
-
-class PayloadError(ClientError):
-    """The upstream's answer broke off before its end."""
-
-
-class BadResponse(ClientError):
-    """What the upstream sent is not an HTTP/1.1 response."""
 
 
 def _encode_head(text: str) -> bytes:
@@ -334,8 +316,7 @@ class HttpClient:
         self._opening = 0
         self._waiters: collections.deque[asyncio.Future[_Connection | None]] = collections.deque()
         self._closed = False
-        # Bound on first use: a pool's connections live on one loop, and
-        # asyncio.get_running_loop() costs a getpid() call per request on Python 3.11.
+        # Bound on first use (as the connections are); get_running_loop() costs a getpid() on 3.11.
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
