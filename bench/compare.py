@@ -1095,6 +1095,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def derived(systems: list[System]) -> dict[str, Any]:
+    """The figures computed from the systems' raw data: summary, ratios, variants against passthrough, targets."""
+    summary = summarize([s for s in systems if not s.failed or s.data["latency"]["c1"]])
+    rat = ratios(summary)
+    vs = vs_passthrough(systems, summary)
+    return {"summary": summary, "ratios": rat, "vs_passthrough": vs, "targets": targets(summary, rat, vs)}
+
+
 def render(json_file: Path, md_path: Path) -> int:
     """Rebuild the derived figures and the markdown of an earlier run from its raw data."""
     result = json.loads(json_file.read_text())
@@ -1103,10 +1111,7 @@ def render(json_file: Path, md_path: Path) -> int:
         row = result["summary"].get(name, {})
         systems.append(System(name=name, kind=row.get("kind", ""), url="", description=row.get("description", ""),
                               failed=row.get("failed"), data=data))
-    summary = summarize([s for s in systems if not s.failed or s.data["latency"]["c1"]])
-    rat = ratios(summary)
-    vs = vs_passthrough(systems, summary)
-    result.update(summary=summary, ratios=rat, vs_passthrough=vs, targets=targets(summary, rat, vs))
+    result.update(derived(systems))
     json_file.write_text(json.dumps(result, indent=1))
     write_markdown(md_path, result)
     log(f"rewrote {md_path} and {json_file} from the raw data of the run started {result['started_utc']}")
@@ -1218,9 +1223,6 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep_scratch:
             shutil.rmtree(scratch, ignore_errors=True)
 
-    summary = summarize([s for s in systems if not s.failed or s.data["latency"]["c1"]])
-    rat = ratios(summary)
-    vs = vs_passthrough(systems, summary)
     cmd = sys.orig_argv if hasattr(sys, "orig_argv") else [sys.executable, *sys.argv]
     result = {
         "quick": args.quick,
@@ -1243,10 +1245,7 @@ def main(argv: list[str] | None = None) -> int:
         "configs": configs,
         "mock": mock_stats,
         "skipped": skipped,
-        "summary": summary,
-        "ratios": rat,
-        "vs_passthrough": vs,
-        "targets": targets(summary, rat, vs),
+        **derived(systems),
         "raw": {s.name: s.data for s in systems},
         "json_name": json_path.name,
     }

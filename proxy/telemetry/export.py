@@ -341,8 +341,8 @@ class ExportWorker:
             if self._span_sink is not None:
                 self._span_sink.export(batch, self._capture_content)
             if self._sender is not None:
-                items = batch if self._encode_now else [self._encoder.item(s) for s in batch]
-                self._sender.send("traces", self._encoder.envelope(items))
+                encoder = self._encoder
+                self._sender.send("traces", encoder.envelope(batch) if self._encode_now else encoder.request(batch))
             self.exported["traces"] += len(batch)
         except Exception as exc:  # noqa: BLE001 - any exporter failure is counted and dropped, never raised into the proxy
             self.failures["traces"] += 1
