@@ -7,15 +7,6 @@ from __future__ import annotations
 import random
 
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-)
-from opentelemetry.proto.common.v1.common_pb2 import (
-    AnyValue,
-    InstrumentationScope,
-    KeyValue,
-)
-from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from proxy.record import RequestRecord, Usage
@@ -26,9 +17,7 @@ from proxy.telemetry.span_attributes import label_key, span_attributes
 from proxy.telemetry.spans import SpanData, finished_span_data
 from tests.telemetry import records
 from tests.telemetry.receiver import attrs
-
-RESOURCE = Resource(attributes=[KeyValue(key="service.name", value=AnyValue(string_value="r"))])
-SCOPE = InstrumentationScope(name="llm_router", version="1")
+from tests.telemetry.test_encoder import RESOURCE, SCOPE, decode
 
 
 def encoder(capture_content: bool = False) -> Encoder:
@@ -44,14 +33,6 @@ def item(r: RequestRecord, *, parent: int = 0, state: str = "", trace_id: int = 
 
 def plain(encoder: Encoder, it: tuple) -> bytes:
     return encoder.span(finished_span_data(it, encoder.capture_content))
-
-
-def decode(data: bytes) -> list[Span]:
-    (rs,) = ExportTraceServiceRequest.FromString(data).resource_spans
-    assert rs.resource == RESOURCE
-    (ss,) = rs.scope_spans
-    assert ss.scope == SCOPE
-    return list(ss.spans)
 
 
 def random_record(rng: random.Random, i: int) -> RequestRecord:
