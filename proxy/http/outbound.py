@@ -381,11 +381,8 @@ class HttpClient:
         if self._closed:
             conn.abort()
             return
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(conn)
-                return
+        if self._hand_to_waiter(conn):
+            return
         conn.idle_since = conn.loop.time()
         self._idle.append(conn)
 
@@ -397,11 +394,16 @@ class HttpClient:
             except ValueError:
                 pass
             # A slot opened: a waiter may now open a connection of its own.
-            while self._waiters:
-                waiter = self._waiters.popleft()
-                if not waiter.done():
-                    waiter.set_result(None)
-                    break
+            self._hand_to_waiter(None)
+
+    def _hand_to_waiter(self, conn: _Connection | None) -> bool:
+        """Wake the oldest caller still waiting for a slot with `conn` (None: open your own); False if none waits."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return True
+        return False
 
     # -- one exchange ---------------------------------------------------------------------
 
