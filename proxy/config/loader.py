@@ -125,10 +125,15 @@ def load(path: str | os.PathLike[str], previous: Loaded | None = None,
     policy_path = None
     if config.policy is not None:
         policy_path = resolve(config_path, config.policy)
-        try:
-            policy = load_policy(policy_path)
-        except ConfigError as exc:
-            problems.extend(exc.problems)
+        if not policy_path.is_file():
+            problems.append(Problem(config_path, None, "policy",
+                                    f"{policy_path} does not exist; fix the path (relative to "
+                                    f"{config_path.parent}) or remove `policy:` to proxy without routing"))
+        else:
+            try:
+                policy = load_policy(policy_path)
+            except ConfigError as exc:
+                problems.extend(exc.problems)
     if problems:
         raise ConfigError(problems)
     from proxy.pricing import PriceTable
