@@ -69,9 +69,11 @@ def length_bucket(words: int) -> str:
 
 
 def pseudo_tokens(rules: RuleResult, view: RequestView | None = None) -> list[str]:
-    """The `§` tokens of a request: rule markers, length bucket, system prompt."""
+    """The `§` tokens of a request: rule markers, length bucket, question form, system prompt."""
     tokens = ["§" + name for name in rules.markers]
     tokens.append(length_bucket(rules.words))
+    if rules.factoid:
+        tokens.append("§factoid")
     if view is not None and view.system:
         tokens.append("§system")
     return tokens

@@ -218,6 +218,27 @@ def _simple_intent(lower: str, mask: int, words: list[str]) -> str | None:
 
 
 SIMPLE_MAX_WORDS = 16
+# A short single question that starts like a lookup. The form is what the
+# simple training sources share with unseen trivia and FAQ traffic, beyond
+# their vocabulary; it only becomes a TF-IDF pseudo-token (`§factoid`), so
+# the learned model weighs it and the markers' floors still apply.
+FACTOID_MAX_WORDS = 12
+_FACTOID_LEADS = frozenset({"who", "what", "when", "where", "which", "whom", "whose",
+                            "what's", "who's", "where's", "when's"})
+_HOW_MUCH = frozenset({"many", "much", "long", "old", "far", "tall", "big", "often"})
+
+
+def is_factoid(lower: str, words: list[str], n_words: int, newlines: int) -> bool:
+    """`lower` is one line of at most FACTOID_MAX_WORDS words, one sentence, led by a wh-word."""
+    if newlines or not words or n_words > FACTOID_MAX_WORDS:
+        return False
+    lead = words[0]
+    if lead not in _FACTOID_LEADS and not (lead == "how" and len(words) > 1 and words[1] in _HOW_MUCH):
+        return False
+    if not lower.lstrip().startswith(lead):
+        return False  # something (a quote, a bracket, code) comes before the question word
+    body = lower.rstrip("?.! ")
+    return "? " not in body and ". " not in body and "! " not in body
 CONTEXT_CHARS = 2000
 HARD_CONTEXT = ("proof", "hard_code", "code_task", "math", "expert")
 _HARD_CONTEXT_BITS = sum(_BIT[name] for name in HARD_CONTEXT)
@@ -250,6 +271,8 @@ class RuleResult(NamedTuple):
     words: int
     floor: str | None = None
     """Lowest tier the markers allow: None, "standard" or "complex"."""
+    factoid: bool = False
+    """One short wh-question ("who wrote ...", "how many ..."): a form, not a verdict (see `is_factoid`)."""
 
 
 def _context_markers(view: RequestView) -> list[tuple[str, int]]:
@@ -330,7 +353,8 @@ def apply_rules(view: RequestView, text: str, lower: str | None = None) -> RuleR
         floor = "complex"
     elif points >= 2 or not STANDARD_FLOOR.isdisjoint(names):
         floor = "standard"
-    return RuleResult(names, points, intent, simple and floor is None, n_words, floor)
+    factoid = is_factoid(lower, words, n_words, newlines)
+    return RuleResult(names, points, intent, simple and floor is None, n_words, floor, factoid)
 
 
 def _weight_of(item: tuple[str, int]) -> int:

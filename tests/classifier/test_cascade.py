@@ -169,3 +169,16 @@ async def test_busy_embedding_stage_is_skipped_and_the_request_routed_up():
         assert all(r.tier != "simple" for r in skipped)
     finally:
         classifier.close()
+
+
+def test_question_form_is_learned_as_a_sign_of_a_lookup(cheap_classifier):
+    # The trained model weighs `§factoid` towards simple: the same words score lower with it.
+    from proxy.classifier.features import normalize, word_tokens
+
+    model = cheap_classifier._tfidf
+    assert "§factoid" in model.index
+    for text in ("how many moons does neptune have", "who discovered penicillin", "when was the eiffel tower built"):
+        words = word_tokens(normalize(text))
+        with_form = model.score_words(words, ["§len3", "§factoid"])
+        assert with_form < model.score_words(words, ["§len3"]), text
+    assert cheap_classifier.classify(chat("who painted the ceiling of the sistine chapel")).tier == "simple"

@@ -1,3 +1,5 @@
+import pytest
+
 from proxy.classifier.request_text import view_of_text
 from proxy.classifier.rules import apply_rules
 
@@ -28,3 +30,25 @@ def test_plain_faq_has_no_marker():
 
 def test_money_amounts_are_not_latex():
     assert "latex" not in rules("I paid $5 and then $10 for lunch").markers
+
+
+@pytest.mark.parametrize("text", [
+    "who wrote the declaration of independence",
+    "What's the capital of Australia?",
+    "how many episodes are in season 5 of the flash",
+    "  When did the Berlin wall fall?  ",
+])
+def test_short_wh_question_has_the_factoid_form(text):
+    assert rules(text).factoid
+
+
+@pytest.mark.parametrize("text", [
+    "how do I reset my password?",                                   # a how-to, not a lookup
+    "who won? also tell me why the other team lost so badly",        # two sentences
+    "what is the difference between a mutex and a semaphore when used across processes in posix",  # 15 words
+    "which of these is faster:\nfor x in xs: f(x)",                  # more than one line
+    "'what' is a word",                                              # the wh-word is not the question's lead
+    "write a poem about who we are",
+])
+def test_other_requests_do_not_have_the_factoid_form(text):
+    assert not rules(text).factoid
