@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from . import load_bench_script
 
-
-def load_bounds():
-    spec = importlib.util.spec_from_file_location("bench_apgr_bounds", REPO / "bench" / "apgr_bounds.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_apgr_bounds"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bounds = load_bounds()
+bounds = load_bench_script("apgr_bounds")
 OTHERS = [f"other-{i}" for i in range(6)]
 
 

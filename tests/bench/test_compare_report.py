@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from . import load_bench_script
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def load_compare():
-    spec = importlib.util.spec_from_file_location("bench_compare", REPO / "bench" / "compare.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_compare"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-compare = load_compare()
+compare = load_bench_script("compare")
 
 
 def system(name: str, rps: list[float], p50_c1: list[float], cpu: float) -> compare.System:
