@@ -52,13 +52,14 @@ class Observer:
     def finish_reason_so_far(self) -> str | None:
         return self._tap.finish_reason if self._tap is not None else None
 
-    def on_body(self, data: bytes) -> None:
+    def on_body(self, data: bytes, parsed: Any = None) -> None:
+        """Record what a non-streamed answer says (`parsed`: `data` already decoded, if at hand)."""
         record = self.record
         if record.operation is None or record.status != 200:
             return
         from proxy.telemetry.usage import usage_from_body
 
-        seen = usage_from_body(record.operation, data)
+        seen = usage_from_body(record.operation, data, parsed)
         record.usage = seen.usage
         record.response_model = seen.model
         record.finish_reason = seen.finish_reason

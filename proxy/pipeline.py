@@ -266,7 +266,7 @@ class Pipeline:
                 resp = dispatched.response
                 record.status, record.bytes_out = resp.status, len(dispatched.body)
                 record.upstream_request_id = resp.headers.get("x-request-id")
-                observer.on_body(dispatched.body)
+                observer.on_body(dispatched.body, dispatched.parsed)
                 return buffered_response(resp, dispatched.body, extra)
             return await respond(flow.request, dispatched.response, dispatched.client, record, extra,
                                  observer.tap(dispatched.response), observer.on_body)
@@ -293,6 +293,7 @@ class Pipeline:
         if dispatched.response is None:  # a translated answer or a kept upstream error: no guardrail here
             return await self._respond(flow, dispatched, router_headers(record))
         resp = dispatched.response
+        parsed = dispatched.parsed  # the dispatcher decoded a body it read; one read here is decoded once below
         if dispatched.body is not None:
             data = dispatched.body
         else:
@@ -300,12 +301,17 @@ class Pipeline:
                 data = await read_body(resp, dispatched.client)
             finally:
                 resp.release()
-        reason = check_completion(flow.payload, data, guardrail) if resp.status == 200 else None
+        if resp.status == 200 and parsed is None:
+            try:
+                parsed = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                parsed = None
+        reason = check_completion(flow.payload, data, guardrail, parsed) if resp.status == 200 else None
         if reason is None:
             record.status = resp.status
             record.bytes_out = len(data)
             record.upstream_request_id = resp.headers.get("x-request-id")
-            self.sidecar.observer(record, flow.payload, False).on_body(data)
+            self.sidecar.observer(record, flow.payload, False).on_body(data, parsed)
             return buffered_response(resp, data, router_headers(record))
         return await self._escalate(flow, body, reason)
 

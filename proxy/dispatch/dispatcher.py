@@ -74,16 +74,20 @@ class Dispatched:
     translated: Any = None
     body: bytes | None = None
     """A non-streamed answer already read (and checked to be JSON) by the dispatcher."""
+    parsed: Any = None
+    """`body` decoded, so the guardrail and the usage accounting do not parse it again."""
     error: UpstreamError | None = None
     tried: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _is_json(body: bytes) -> bool:
+_NOT_JSON = object()
+
+
+def _parse_json(body: bytes) -> Any:
     try:
-        orjson.loads(body)
+        return orjson.loads(body)
     except orjson.JSONDecodeError:
-        return False
-    return True
+        return _NOT_JSON
 
 
 def serves(upstream: Upstream, model: str) -> bool:
@@ -204,9 +208,11 @@ class Dispatcher:
                                 return Dispatched(model, name, "openai", response=resp, client=client, tried=tried)
                             body = await read_body(resp, client)
                             resp.release()
-                            if _is_json(body):
+                            parsed = _parse_json(body)
+                            if parsed is not _NOT_JSON:
                                 breaker.success()
-                                return Dispatched(model, name, "openai", response=resp, client=client, body=body, tried=tried)
+                                return Dispatched(model, name, "openai", response=resp, client=client, body=body,
+                                                  parsed=parsed, tried=tried)
                             # A 200 whose body is not JSON is a broken answer, not one to hand the app.
                             breaker.failure()
                             outcome = "malformed answer"

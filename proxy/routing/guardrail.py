@@ -38,10 +38,11 @@ def check_text(request: dict[str, Any], text: str, finish_reason: str | None, ha
     return None
 
 
-def check_completion(request: dict[str, Any], answer: bytes, guardrail: Any) -> str | None:
-    """Check a non-streamed chat completion body."""
+def check_completion(request: dict[str, Any], answer: bytes, guardrail: Any, parsed: Any = None) -> str | None:
+    """Check a non-streamed chat completion body (`parsed`: the body already decoded, if at hand)."""
     try:
-        parsed = orjson.loads(answer)
+        if parsed is None:
+            parsed = orjson.loads(answer)
         choice = parsed["choices"][0]
         message = choice.get("message") or {}
     except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError):

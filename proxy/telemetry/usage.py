@@ -9,6 +9,7 @@ carries something it keeps.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -86,15 +87,19 @@ def _responses_text(payload: dict) -> str | None:
     return "".join(parts) if parts else None
 
 
-def usage_from_body(operation: str | None, body: bytes) -> Answer:
-    """What a non-streamed JSON answer says about itself; empty `Answer` for anything unparseable."""
+def usage_from_body(operation: str | None, body: bytes, payload: Any = None) -> Answer:
+    """What a non-streamed JSON answer says about itself; empty `Answer` for anything unparseable.
+
+    `payload` is `body` already decoded, when the caller has it.
+    """
     if operation == "embeddings":
         # Vectors make these bodies large; the usage object sits at the end.
         return Answer(usage=usage_from_dict(_tail_object(body, b"usage")), model=_head_string(body, b"model"))
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return Answer()
+    if payload is None:
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return Answer()
     if not isinstance(payload, dict):
         return Answer()
     answer = Answer(usage=usage_from_dict(payload.get("usage")), model=_str(payload.get("model")))
