@@ -39,7 +39,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from proxy.classifier.metrics import find_model, routing_curve  # noqa: E402
+from proxy.classifier.metrics import find_model, routing_curve
 
 STRONG, WEAK = "gpt-4-1106-preview", "mixtral-8x7b-chat"
 

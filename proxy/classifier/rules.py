@@ -239,6 +239,8 @@ def is_factoid(lower: str, words: list[str], n_words: int, newlines: int) -> boo
         return False  # something (a quote, a bracket, code) comes before the question word
     body = lower.rstrip("?.! ")
     return "? " not in body and ". " not in body and "! " not in body
+
+
 CONTEXT_CHARS = 2000
 HARD_CONTEXT = ("proof", "hard_code", "code_task", "math", "expert")
 _HARD_CONTEXT_BITS = sum(_BIT[name] for name in HARD_CONTEXT)
